@@ -1,0 +1,23 @@
+# augablate: which image augmentations help this CNN, and by how much?
+# Stages: data.smk (get, verify, extract, decode once), train.smk (one job per variant and seed),
+# analysis.smk (tables, statistics, figures, report). Configuration: config/README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.md",
+        "results/tables/variants.csv",
+        "results/tables/contrasts.csv",

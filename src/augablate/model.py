@@ -1,0 +1,70 @@
+"""The reference CNN of the study, readable top to bottom.
+
+Conv2D(3x3, ReLU) + MaxPool(2) blocks (reference filters 32, 64, 128, 128), Flatten,
+Dense(512, ReLU), and a sigmoid output for two classes (softmax for more). Pixels are scaled by
+1/255 inside the model, so the input pipeline hands over raw 0..255 values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+REFERENCE_FILTERS = (32, 64, 128, 128)
+
+
+def min_image_size(blocks: int) -> int:
+    """Smallest square input for ``blocks`` valid 3x3 conv + 2x2 pool blocks (4 blocks: 46)."""
+    size = 1
+    for _ in range(blocks):
+        size = 2 * size + 2
+    return size
+
+
+def check_image_size(image_size: int, filters: Sequence[int]) -> None:
+    """Raise naming both keys when the image is too small for the conv stack."""
+    needed = min_image_size(len(filters))
+    if image_size < needed:
+        raise ValueError(
+            f"data.image_size {image_size} is too small for {len(filters)} conv blocks "
+            f"(model.filters {list(filters)}): it must be at least {needed}; use fewer blocks "
+            "or a larger image size"
+        )
+
+
+def build_model(
+    image_size: int,
+    num_classes: int,
+    filters: Sequence[int] = REFERENCE_FILTERS,
+    dense_units: int = 512,
+    learning_rate: float = 1e-4,
+    augmentation_layer=None,
+):
+    """Compile the reference CNN. ``augmentation_layer`` (optional) runs before the rescaling,
+    for placing augmentation on the accelerator."""
+    import keras
+    from keras import layers
+
+    check_image_size(image_size, filters)
+    binary = num_classes == 2
+    model = keras.Sequential(name="reference_cnn")
+    model.add(keras.Input(shape=(image_size, image_size, 3)))
+    if augmentation_layer is not None:
+        model.add(augmentation_layer)
+    model.add(layers.Rescaling(1.0 / 255))
+    for count in filters:
+        model.add(layers.Conv2D(count, (3, 3), activation="relu"))
+        model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(dense_units, activation="relu"))
+    if binary:
+        model.add(layers.Dense(1, activation="sigmoid"))
+        loss = "binary_crossentropy"
+    else:
+        model.add(layers.Dense(num_classes, activation="softmax"))
+        loss = "sparse_categorical_crossentropy"
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        loss=loss,
+        metrics=["accuracy"],
+    )
+    return model

@@ -1,0 +1,109 @@
+"""tf.data input pipelines over the decoded cache.
+
+Training: shuffled indices (seeded: the same seed gives the same order in every variant), batched,
+images gathered from the memory-mapped cache one batch at a time, augmented on the fly with
+stateless random draws keyed by (seed, batch number), prefetched. Validation: the cache in order,
+repeated, never augmented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from augablate.augment import augment_batch
+from augablate.variants import AugmentationSettings
+
+
+def _gather(images: np.ndarray, labels: np.ndarray, image_size: int, binary: bool):
+    label_dtype = np.float32 if binary else np.int32
+
+    def gather(indices: np.ndarray):
+        order = np.sort(indices)  # memmap reads in file order; then undo the sort
+        inverse = np.argsort(np.argsort(indices))
+        batch = np.asarray(images[order])[inverse]
+        return batch, labels[indices].astype(label_dtype)
+
+    def gather_tf(indices):
+        batch, batch_labels = tf.numpy_function(
+            gather, [indices], [tf.uint8, tf.float32 if binary else tf.int32], stateful=False
+        )
+        batch.set_shape([None, image_size, image_size, 3])
+        batch_labels.set_shape([None])
+        return batch, batch_labels
+
+    return gather_tf
+
+
+def training_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    settings: AugmentationSettings,
+    binary: bool,
+    threads: int | None = None,
+    augment: bool = True,
+) -> tf.data.Dataset:
+    """An endless stream of (float32 images 0..255, labels) batches.
+
+    ``augment=False`` leaves augmentation to the model (the GPU placement); the data order is the
+    same either way.
+    """
+    count, image_size = len(labels), int(images.shape[1])
+    indices = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    dataset = indices.repeat().batch(batch_size, drop_remainder=True).enumerate()
+    gather = _gather(images, labels, image_size, binary)
+    base_seed = tf.constant([seed, 0], tf.int64)
+
+    def load(step, batch_indices):
+        batch, batch_labels = gather(batch_indices)
+        batch = tf.cast(batch, tf.float32)
+        if augment and not settings.is_identity:
+            step_seed = tf.random.experimental.stateless_fold_in(base_seed, step)
+            batch = augment_batch(batch, settings, step_seed)
+        return batch, batch_labels
+
+    dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)
+    return _with_options(dataset.prefetch(tf.data.AUTOTUNE), threads)
+
+
+def validation_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    steps: int,
+    binary: bool,
+    threads: int | None = None,
+) -> tf.data.Dataset:
+    """``steps`` batches of the validation split in one fixed shuffled order (the same images,
+    in the same order, in every epoch, variant and seed), repeated; never augmented.
+
+    The order is shuffled once so that a validation budget smaller than the split still sees
+    every class (the files are sorted by class). When ``steps * batch_size`` exceeds the split,
+    images repeat within an epoch, as the reference generator's would.
+    """
+    count, image_size = len(labels), int(images.shape[1])
+    order = np.random.default_rng(0).permutation(count)
+    needed = steps * batch_size
+    indices = np.resize(order, needed)  # wraps around when the budget exceeds the split
+    dataset = tf.data.Dataset.from_tensor_slices(indices.astype(np.int64)).batch(batch_size)
+    gather = _gather(images, labels, image_size, binary)
+
+    def load(batch_indices):
+        batch, batch_labels = gather(batch_indices)
+        return tf.cast(batch, tf.float32), batch_labels
+
+    dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)
+    return _with_options(dataset.repeat().prefetch(tf.data.AUTOTUNE), threads)
+
+
+def _with_options(dataset: tf.data.Dataset, threads: int | None) -> tf.data.Dataset:
+    options = tf.data.Options()
+    options.deterministic = True
+    if threads:
+        options.threading.private_threadpool_size = threads
+        options.threading.max_intra_op_parallelism = 1
+    return dataset.with_options(options)

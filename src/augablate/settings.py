@@ -1,0 +1,101 @@
+"""Turning a validated config into the package's settings, plus the checks a JSON schema cannot
+express. Every error names the config key and the value that was wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from augablate.model import min_image_size
+from augablate.train import TrainSettings
+from augablate.variants import AugmentationSettings, variant_transforms
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key."""
+
+
+def check_config(config: Mapping) -> None:
+    data, train, model = config["data"], config["train"], config["model"]
+    if data["source"] == "archive" and not data.get("url"):
+        raise ConfigError(
+            "config key 'data.url' is required when data.source is 'archive' "
+            "(an http(s):// or file:// URL or a local path of the zip)"
+        )
+    needed = min_image_size(len(model["filters"]))
+    if data["image_size"] < needed:
+        raise ConfigError(
+            f"config key 'data.image_size' is {data['image_size']}, too small for "
+            f"{len(model['filters'])} conv blocks (model.filters {model['filters']}); "
+            f"allowed: at least {needed}, or fewer blocks"
+        )
+    for variant in config["variants"]:
+        try:
+            variant_transforms(variant)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    if train["epochs"] < config.get("analysis", {}).get("last_k", 1):
+        raise ConfigError(
+            f"config key 'analysis.last_k' ({config['analysis']['last_k']}) is larger than "
+            f"train.epochs ({train['epochs']}); allowed: 1..{train['epochs']}"
+        )
+
+
+def train_settings(config: Mapping) -> TrainSettings:
+    train, model = config["train"], config["model"]
+    return TrainSettings(
+        batch_size=train["batch_size"],
+        steps_per_epoch=train["steps_per_epoch"],
+        epochs=train["epochs"],
+        validation_steps=train["validation_steps"],
+        learning_rate=train["learning_rate"],
+        filters=list(model["filters"]),
+        dense_units=model["dense_units"],
+        deterministic=train["deterministic"],
+        augmentation_placement=train["augmentation_placement"],
+    )
+
+
+def augmentation_settings(config: Mapping) -> AugmentationSettings:
+    return AugmentationSettings.from_config(config["augmentation"])
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
+    """Validate ``config`` against the schema, fill in the defaults, and run :func:`check_config`.
+
+    Every violation is reported at once, each naming its config key, e.g.
+    ``config key 'train.epochs': -1 is less than the minimum of 1``.
+    """
+    from jsonschema import Draft202012Validator
+    from snakemake.utils import validate
+
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))
+    )
+    if errors:
+        lines = [
+            f"config key '{'.'.join(map(str, error.path)) or '(top level)'}': {error.message}"
+            for error in errors
+        ]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    validate(config, str(schema_path), set_default=True)
+    check_config(config)
+    return config
+
+
+def load_config(path: Path | str, overrides: Mapping | None = None) -> dict:
+    """Load and validate a config file as the workflow does (for tests and benchmarks)."""
+    from snakemake.utils import update_config
+
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    if overrides:
+        update_config(config, dict(overrides))
+    return validate_config(config)

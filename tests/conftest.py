@@ -1,0 +1,53 @@
+"""Shared helpers: the repository's paths, a Snakemake runner that works as a user would
+(``python -m snakemake`` in a temporary working directory), and tiny image folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ARCHIVE = REPO.parent / "shared" / "datasets" / "cats_and_dogs_filtered.zip"
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir``; return the finished process (not checked)."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
+    )
+
+
+def write_image_tree(root: Path, classes=("cats", "dogs"), per_class=(3, 2), size=20, fmt="png"):
+    """Write ``root/{train,validation}/<class>/img-N.<fmt>`` with small random RGB images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in zip(("train", "validation"), per_class, strict=True):
+        for name in classes:
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (size, size + 4, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"img-{index}.{fmt}")
+    return root
+
+
+@pytest.fixture
+def image_tree(tmp_path):
+    return write_image_tree(tmp_path / "images")

@@ -1,0 +1,93 @@
+"""Every shipped config validates; bad configs fail naming the key and the allowed values."""
+
+import pytest
+import yaml
+from conftest import REPO
+
+from augablate.settings import ConfigError, augmentation_settings, load_config, train_settings
+
+SHIPPED = sorted((REPO / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    config = load_config(path)
+    assert train_settings(config).epochs >= 1
+    assert augmentation_settings(config).fill_mode == "nearest"
+
+
+def test_reference_config_is_the_reference_protocol():
+    config = load_config(REPO / "config" / "cats_vs_dogs.yaml")
+    assert config["data"]["image_size"] == 150 and config["data"]["resize"] == "nearest"
+    assert config["model"] == {"filters": [32, 64, 128, 128], "dense_units": 512}
+    train = config["train"]
+    assert (
+        train["batch_size"],
+        train["steps_per_epoch"],
+        train["epochs"],
+        train["validation_steps"],
+    ) == (20, 100, 100, 50)
+    assert train["learning_rate"] == 1e-4 and len(train["seeds"]) == 3
+    assert augmentation_settings(config).reference_arguments() == {
+        "rotation_range": 40,
+        "width_shift_range": 0.2,
+        "height_shift_range": 0.2,
+        "shear_range": 0.2,
+        "zoom_range": 0.2,
+        "horizontal_flip": True,
+        "fill_mode": "nearest",
+    }
+    assert len(config["variants"]) == 14
+
+
+def test_defaults_fill_an_empty_config(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("{}\n")
+    config = load_config(path, {"data": {"image_size": 150}})
+    assert config["train"]["epochs"] == 100 and config["data"]["source"] == "embedded"
+    assert len(config["variants"]) == 14
+
+
+BAD = [
+    ({"variants": ["blur"]}, "variants.0", "'blur' is not one of ['none', 'rotation'"),
+    ({"train": {"epochs": -1}}, "train.epochs", "minimum of 1"),
+    ({"train": {"seeds": []}}, "train.seeds", "should be non-empty"),
+    ({"train": {"seeds": [1, 1]}}, "train.seeds", "non-unique"),
+    ({"train": {"batch_size": "20"}}, "train.batch_size", "not of type 'integer'"),
+    ({"train": {"learning_rate": 0}}, "train.learning_rate", "less than or equal to the minimum"),
+    ({"augmentation": {"blur": 1}}, "augmentation", "'blur' was unexpected"),
+    ({"augmentation": {"zoom": 1.5}}, "augmentation.zoom", "1.5"),
+    ({"augmentation": {"fill_mode": "mirror"}}, "augmentation.fill_mode", "'nearest', 'reflect'"),
+    ({"data": {"source": "web"}}, "data.source", "'embedded', 'archive'"),
+    ({"data": {"resize": "fancy"}}, "data.resize", "'nearest', 'bilinear'"),
+    ({"data": {"sha256": "abc"}}, "data.sha256", "does not match"),
+    ({"data": {"image_size": 20}}, "data.image_size", "at least 22"),
+    (
+        {"data": {"source": "archive", "url": None}},
+        "data.url",
+        "required when data.source is 'archive'",
+    ),
+    ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..20"),
+    ({"resources": {"train_threads": 0}}, "resources.train_threads", "minimum of 1"),
+    ({"model": {"filters": []}}, "model.filters", "should be non-empty"),
+]
+
+
+@pytest.mark.parametrize(
+    "override, key, allowed", BAD, ids=[b[1] + ":" + str(i) for i, b in enumerate(BAD)]
+)
+def test_bad_configs_name_the_key(tmp_path, override, key, allowed):
+    with pytest.raises(ConfigError) as error:
+        load_config(REPO / "config" / "config.yaml", override)
+    message = str(error.value)
+    assert f"'{key}'" in message, message
+    assert allowed in message, message
+
+
+def test_config_readme_documents_every_key():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    readme = (REPO / "config" / "README.md").read_text()
+    for section, spec in schema["properties"].items():
+        keys = [f"{section}.{key}" for key in spec.get("properties", {})] or [section]
+        for key in keys:
+            assert f"`{key}`" in readme, f"config/README.md does not document {key}"

@@ -1,0 +1,29 @@
+import pytest
+
+from augablate.model import build_model, check_image_size, min_image_size
+
+
+def test_minimum_sizes():
+    assert [min_image_size(n) for n in range(1, 5)] == [4, 10, 22, 46]
+
+
+def test_reference_cnn_matches_the_published_architecture():
+    model = build_model(150, 2)
+    # The reference notebook's model.summary(): 3,453,121 trainable parameters.
+    assert model.count_params() == 3_453_121
+    assert model.output_shape == (None, 1)
+    assert model.loss == "binary_crossentropy"
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-4)
+    conv = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [layer.filters for layer in conv] == [32, 64, 128, 128]
+
+
+def test_softmax_head_for_more_than_two_classes():
+    model = build_model(32, 10, filters=[8, 16, 16], dense_units=16)
+    assert model.output_shape == (None, 10)
+    assert model.layers[-1].activation.__name__ == "softmax"
+
+
+def test_too_small_images_fail_naming_both_keys():
+    with pytest.raises(ValueError, match=r"data.image_size 40 .*model.filters.*at least 46"):
+        check_image_size(40, [32, 64, 128, 128])

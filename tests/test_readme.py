@@ -1,0 +1,29 @@
+"""The README's two set-up commands are the ones CI runs and the workflow supports."""
+
+import re
+
+from conftest import REPO
+
+
+def readme_commands():
+    text = (REPO / "README.md").read_text()
+    return re.findall(r"```(?:bash|sh)\n(.+?)\n```", text, flags=re.S)
+
+
+def test_readme_opens_with_the_run_and_test_commands():
+    run, test = readme_commands()[:2]
+    assert run.endswith("snakemake --cores 4") and "pip install -e ." in run
+    assert test.endswith("pytest")
+    ci = (REPO / ".ci" / "run").read_text()
+    assert test in ci, "the README's test command must be what .ci/run runs"
+
+
+def test_pins_agree_across_pip_and_conda_routes():
+    pins = dict(re.findall(r'"([a-z0-9-]+)==([^"]+)"', (REPO / "pyproject.toml").read_text()))
+    assert pins["tensorflow"].startswith("2.21") and pins["snakemake"].startswith("9.")
+    files = [REPO / "environment.yml", *sorted((REPO / "workflow" / "envs").glob("*.yaml"))]
+    for path in files:
+        for name, version in re.findall(r"- ([a-z0-9-]+)==(\S+)", path.read_text()):
+            assert pins.get(name) == version, (
+                f"{path.name}: {name}=={version}, pyproject has {pins.get(name)}"
+            )

@@ -1,0 +1,202 @@
+"""The workflow as a user runs it: lint, dry runs, the smoke study end to end, and the archive
+path from a loopback HTTP server and from the shared copy of the reference data."""
+
+import csv
+import functools
+import http.server
+import json
+import threading
+import zipfile
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, SHARED_ARCHIVE, run_snakemake, write_image_tree
+
+CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_lint_is_clean(tmp_path):
+    result = run_snakemake(REPO, "--lint")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_dry_run_of_every_shipped_config(tmp_path, config):
+    result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", str(config))
+    assert result.returncode == 0, result.stderr
+    loaded = yaml.safe_load(config.read_text())
+    runs = len(loaded["variants"]) * len(loaded["train"]["seeds"])
+    assert f"train{' ' * 18}{runs}" in result.stdout or f"train {runs}" in " ".join(
+        result.stdout.split()
+    )
+
+
+def test_a_bad_config_fails_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochs: -3\n")
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+        str(bad),
+    )
+    assert result.returncode != 0
+    assert (
+        "config key 'train.epochs': -3 is less than the minimum of 1"
+        in result.stdout + result.stderr
+    )
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_snakemake(
+        workdir, "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml")
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return workdir, yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+
+
+@pytest.mark.slow
+def test_smoke_study_end_to_end(smoke_study):
+    workdir, config = smoke_study
+    variants, seeds = config["variants"], config["train"]["seeds"]
+    epochs = config["train"]["epochs"]
+    for variant in variants:
+        for seed in seeds:
+            run = workdir / "results" / "runs" / variant / f"seed-{seed}"
+            history = pd.read_csv(run / "history.csv")
+            assert history["epoch"].tolist() == list(range(1, epochs + 1))
+            assert history[["loss", "accuracy", "val_loss", "val_accuracy"]].notna().all().all()
+            assert history["accuracy"].between(0, 1).all()
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert (metrics["variant"], metrics["seed"]) == (variant, seed)
+            assert metrics["environment"]["tensorflow"] and metrics["wall_seconds"] > 0
+            assert len(metrics["config_hash"]) == 16
+            log = (workdir / "logs" / "train" / variant / f"seed-{seed}.log").read_text()
+            assert f"epoch {epochs}/{epochs}" in log
+            with open(workdir / "benchmarks" / "train" / variant / f"seed-{seed}.tsv") as handle:
+                assert "max_rss" in next(csv.reader(handle, delimiter="\t"))
+    tables = workdir / "results" / "tables"
+    runs = pd.read_csv(tables / "runs.csv")
+    assert len(runs) == len(variants) * len(seeds)
+    assert sorted(map(tuple, runs[["variant", "seed"]].values.tolist())) == sorted(
+        (v, s) for v in variants for s in seeds
+    )
+    assert len(pd.read_csv(tables / "histories.csv")) == len(variants) * len(seeds) * epochs
+    summary = pd.read_csv(tables / "variants.csv")
+    assert summary["variant"].tolist() == variants and (summary["seeds"] == len(seeds)).all()
+    report = (workdir / "results" / "report.md").read_text()
+    for variant in variants:
+        assert f"| {variant} " in report
+    for figure in (workdir / "results" / "figures").iterdir():
+        assert figure.read_bytes()[:8] == PNG_MAGIC, figure
+        assert f"(figures/{figure.name})" in report
+    assert len(list((workdir / "results" / "figures").iterdir())) == 6
+
+
+@pytest.mark.slow
+def test_html_report(smoke_study):
+    workdir, _ = smoke_study
+    result = run_snakemake(
+        workdir,
+        "--cores",
+        "1",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+        "--report",
+        "results/report.html",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    html = (workdir / "results" / "report.html").read_text(errors="replace")
+    assert "augmentation_grid.png" in html and "report.md" in html
+
+
+def serve(directory):
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def data_stage(workdir, config_text):
+    (workdir / "study.yaml").write_text(config_text + "model: {filters: [8, 16], dense_units: 8}\n")
+    return run_snakemake(
+        workdir, "--cores", "2", "--configfile", str(workdir / "study.yaml"), "--until", "cache"
+    )
+
+
+def test_archive_from_a_loopback_http_server(tmp_path):
+    import hashlib
+
+    tree = write_image_tree(
+        tmp_path / "tree", classes=("ants", "bees", "wasps"), per_class=(4, 2), fmt="jpg"
+    )
+    served = tmp_path / "served"
+    served.mkdir()
+    archive = served / "insects.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(tree.rglob("*.jpg")):
+            zf.write(path, "insects/" + str(path.relative_to(tree)))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    server = serve(served)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/insects.zip"
+        result = data_stage(
+            workdir,
+            f"data: {{name: insects, source: archive, url: '{url}', sha256: {digest}, bytes: {archive.stat().st_size}, image_size: 24}}\n",
+        )
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        meta = json.loads((workdir / "resources/cache/insects-24-nearest/meta.json").read_text())
+        assert meta["classes"] == ["ants", "bees", "wasps"]
+        assert (meta["splits"]["train"]["count"], meta["splits"]["validation"]["count"]) == (12, 6)
+        assert not (workdir / "resources/data/insects/archive.zip").exists(), (
+            "the archive is temp()"
+        )
+        # a wrong checksum fails naming the URL and leaves nothing behind
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        result = data_stage(
+            bad,
+            f"data: {{name: insects, source: archive, url: '{url}', sha256: '{'0' * 64}', image_size: 24}}\n",
+        )
+        assert result.returncode != 0
+        assert (
+            f"download of {url} has sha256 {digest}, expected {'0' * 64}"
+            in (bad / "logs/download/insects.log").read_text()
+        )
+        assert not list((bad / "resources/data/insects").glob("*"))
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.skipif(
+    not SHARED_ARCHIVE.exists(), reason=f"no shared copy of the reference data at {SHARED_ARCHIVE}"
+)
+def test_data_stage_on_the_shared_reference_archive(tmp_path):
+    result = data_stage(
+        tmp_path,
+        f"data: {{name: cats_and_dogs_filtered, source: archive, url: '{SHARED_ARCHIVE}', "
+        "bytes: 69065758, image_size: 64, "
+        "sha256: 09a9b232e2d925e453d2cc49c4191942d88ba2aed88141a9cfef13cadc69875f}\n",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    meta = json.loads(
+        (tmp_path / "resources/cache/cats_and_dogs_filtered-64-nearest/meta.json").read_text()
+    )
+    assert meta["classes"] == ["cats", "dogs"]
+    assert meta["splits"]["train"]["per_class"] == {"cats": 1000, "dogs": 1000}
+    assert meta["splits"]["validation"]["per_class"] == {"cats": 500, "dogs": 500}

@@ -1,0 +1,81 @@
+import os
+import re
+import shlex
+import sys
+
+from pathlib import Path
+
+# The package lives in src/: make it importable here and in every job (local, conda, cluster),
+# whether or not it was pip-installed.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join([_SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
+)
+
+from augablate.settings import validate_config
+
+
+configfile: "config/config.yaml"
+
+
+# Schema first (types, ranges, defaults), then the checks a schema cannot express; both fail
+# before any job runs, naming the config key.
+validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+DATASET = config["data"]["name"]
+IMAGES = f"resources/data/{DATASET}/images"
+ARCHIVE = f"resources/data/{DATASET}/archive.zip"
+CACHE = f"resources/cache/{DATASET}-{config['data']['image_size']}-{config['data']['resize']}"
+CACHE_FILES = {
+    "train_images": f"{CACHE}/train-images.npy",
+    "train_labels": f"{CACHE}/train-labels.npy",
+    "validation_images": f"{CACHE}/validation-images.npy",
+    "validation_labels": f"{CACHE}/validation-labels.npy",
+    "meta": f"{CACHE}/meta.json",
+}
+VARIANTS = config["variants"]
+SEEDS = config["train"]["seeds"]
+RUN = "results/runs/{variant}/seed-{seed}"
+FIGURES = {
+    "learning_curves_accuracy": "results/figures/learning_curves_accuracy.png",
+    "learning_curves_loss": "results/figures/learning_curves_loss.png",
+    "final_accuracy": "results/figures/final_accuracy.png",
+    "generalization_gap": "results/figures/generalization_gap.png",
+    "contrasts": "results/figures/contrasts.png",
+}
+
+
+wildcard_constraints:
+    variant="|".join(re.escape(v) for v in VARIANTS),
+    seed=r"\d+",
+
+
+def run_outputs(name):
+    return expand(f"{RUN}/{name}", variant=VARIANTS, seed=SEEDS)
+
+
+def train_resources():
+    res = config["resources"]
+    return {
+        "mem_mb": res["train_mem_mb"],
+        "runtime": res["train_runtime"],
+        "gpu": 1 if res["gpu"] else 0,
+    }
+
+
+def reproduce_command(argv):
+    """The command that reproduces this study: its config files and --config overrides (the
+    cores and targets of this particular call do not change the result)."""
+    kept, keep = [], False
+    for arg in argv[1:]:
+        if arg.startswith("-"):
+            keep = arg in ("--configfile", "--configfiles", "--config", "-C")
+            if keep:
+                kept.append(arg)
+        elif keep:
+            kept.append(shlex.quote(arg))
+    return " ".join(["snakemake", "--cores", "4", *kept])
+
+
+REPRODUCE_COMMAND = reproduce_command(sys.argv)

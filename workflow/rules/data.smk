@@ -1,0 +1,84 @@
+if config["data"]["source"] == "archive":
+
+    rule download:
+        output:
+            archive=temp(ARCHIVE),
+        log:
+            "logs/download/{}.log".format(DATASET),
+        benchmark:
+            "benchmarks/download/{}.tsv".format(DATASET)
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=512,
+            runtime=60,
+        params:
+            url=config["data"]["url"],
+            sha256=config["data"]["sha256"],
+            bytes=config["data"]["bytes"],
+            retries=config["data"]["retries"],
+            timeout=config["data"]["timeout"],
+        script:
+            "../scripts/download.py"
+
+    rule extract:
+        input:
+            archive=ARCHIVE,
+        output:
+            images=directory(IMAGES),
+        log:
+            "logs/extract/{}.log".format(DATASET),
+        benchmark:
+            "benchmarks/extract/{}.tsv".format(DATASET)
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1024,
+            runtime=60,
+        params:
+            max_bytes=config["data"]["max_uncompressed_bytes"],
+        script:
+            "../scripts/extract.py"
+
+else:
+
+    rule export_embedded:
+        output:
+            images=directory(IMAGES),
+        log:
+            "logs/export_embedded/{}.log".format(DATASET),
+        benchmark:
+            "benchmarks/export_embedded/{}.tsv".format(DATASET)
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1024,
+            runtime=10,
+        script:
+            "../scripts/export_embedded.py"
+
+
+rule cache:
+    input:
+        images=IMAGES,
+    output:
+        **CACHE_FILES,
+    log:
+        "logs/cache/{}.log".format(DATASET),
+    benchmark:
+        "benchmarks/cache/{}.tsv".format(DATASET)
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4096,
+        runtime=60,
+    params:
+        image_size=config["data"]["image_size"],
+        resize=config["data"]["resize"],
+        skip_bad=config["data"]["skip_bad_images"],
+    script:
+        "../scripts/cache.py"
