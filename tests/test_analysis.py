@@ -155,3 +155,9 @@ def test_variant_summary_mean_sd_ci():
 
 def test_binomial_standard_error():
     assert binomial_standard_error(0.75, 1000) == pytest.approx(math.sqrt(0.75 * 0.25 / 1000))
+
+
+def test_a_study_without_contrasts_gives_an_empty_table():
+    runs = planted_runs({"none": 0.0}, seeds=2)
+    table = contrasts(runs)
+    assert table.empty and "p_holm" in table.columns and "family" in table.columns

@@ -183,7 +183,20 @@ def contrasts(runs: pd.DataFrame, metric: str = "final_val_accuracy") -> pd.Data
                 "effect_size_dz": effect,
             }
         )
-    frame = pd.DataFrame(rows)
+    columns = [
+        "family",
+        "variant",
+        "baseline",
+        "transform",
+        "metric",
+        "seeds",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "effect_size_dz",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["p_holm"] = math.nan
     for _family, group in frame.groupby("family"):
         valid = group["p_value"].notna()

@@ -46,7 +46,7 @@ class DataError(RuntimeError):
 
 
 class TransientDownloadError(DataError):
-    """A download fault worth retrying (a body cut short)."""
+    """A download fault worth retrying (a body cut short); :func:`download` names the URL."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,18 +92,99 @@ def verify_archive(path: Path, url: str, expected_bytes: int | None, expected_sh
             )
 
 
-def _http_download(url: str, handle, timeout: float) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "augablate"})
+@dataclass
+class _Partial:
+    """What one download call knows about its temporary file between attempts."""
+
+    path: Path
+    validator: str | None = None  # the server's ETag or Last-Modified, for If-Range
+    responses: int = 0  # responses whose bytes are in the file (more than one: resumed)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def restart(self) -> None:
+        self.path.write_bytes(b"")
+        self.validator, self.responses = None, 0
+
+
+def _range_start(content_range: str | None) -> int | None:
+    """The first byte of a ``Content-Range: bytes N-M/T`` header (None when unreadable)."""
+    if not content_range or not content_range.startswith("bytes "):
+        return None
+    try:
+        return int(content_range[len("bytes ") :].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _http_attempt(url: str, partial: _Partial, timeout: float) -> None:
+    """One request, appending to the partial file when the server honours a range request.
+
+    Sends ``Range: bytes=N-`` (with ``If-Range``, so a file that changed on the server comes back
+    whole) when N bytes are already there; a 206 answer is appended, a 200 answer replaces them.
+    A body shorter than its Content-Length raises :class:`TransientDownloadError`, keeping what
+    arrived for the next attempt.
+    """
+    headers = {"User-Agent": "augablate"}
+    offset = partial.size
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if partial.validator:
+            headers["If-Range"] = partial.validator
+    request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
+        if offset and response.status == 206:
+            start = _range_start(response.headers.get("Content-Range"))
+            if start != offset:
+                partial.restart()
+                raise TransientDownloadError(
+                    f"asked for the bytes from {offset} on, the server sent "
+                    f"{response.headers.get('Content-Range')!r}; starting again"
+                )
+            log.info("download of %s resumes at byte %d", url, offset)
+            mode = "ab"
+        else:
+            if offset:
+                log.info("download of %s starts again: the server sent the whole file", url)
+            partial.restart()
+            mode = "wb"
+        etag = response.headers.get("ETag")
+        partial.validator = (
+            etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
+        )
+        partial.responses += 1
         expected = response.headers.get("Content-Length")
         received = 0
-        while block := response.read(1 << 20):
-            handle.write(block)
-            received += len(block)
+        with open(partial.path, mode) as handle:
+            while block := response.read1(1 << 20):  # what has arrived, kept on a fault
+                handle.write(block)
+                received += len(block)
         if expected is not None and received != int(expected):
-            raise TransientDownloadError(
-                f"download of {url} was cut short: {received} of {expected} bytes"
-            )
+            raise TransientDownloadError(f"body cut short: {received} of {expected} bytes")
+
+
+def _reason(error: BaseException, timeout: float) -> str:
+    """A short human reason for a failed attempt (the caller names the URL)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+        error = error.reason
+    if isinstance(error, TimeoutError):
+        return f"timed out: no data for {timeout:g} s (config key 'data.timeout')"
+    if isinstance(error, TransientDownloadError):
+        return str(error)
+    if isinstance(error, urllib.error.URLError):
+        return f"URLError: {error.reason}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _remove_leftovers(destination: Path) -> None:
+    """Remove temporary files that a killed earlier call left beside ``destination``."""
+    for leftover in destination.parent.glob(f".{destination.name}.*"):
+        log.info("removing %s, left by an interrupted download", leftover)
+        leftover.unlink(missing_ok=True)
 
 
 def download(
@@ -120,56 +201,74 @@ def download(
     """Fetch ``url`` (http, https, file:// or a local path) to ``destination``, verified.
 
     The bytes go to a temporary file beside the destination, which is renamed only once it is
-    complete and verified: a failure leaves no archive behind. Connection errors, timeouts and
-    5xx answers are retried ``retries`` times with exponential backoff; 4xx answers are not.
+    complete and verified: a failure leaves neither an archive nor the temporary file behind.
+    Connection errors, timeouts (``timeout`` seconds without data), bodies cut short and 5xx
+    answers are retried ``retries`` times with exponential backoff (``backoff`` x 1, 2, 4, ...
+    seconds); 4xx answers are final. A retry resumes where the last attempt stopped when the
+    server honours range requests, and starts again otherwise. When bytes assembled from
+    several responses fail the size or checksum test, the file is fetched once more from the
+    start (a file that changed on a server without validators); a whole file that fails is final.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     kind = _source_kind(url)
+    _remove_leftovers(destination)
     attempts = 1 + (retries if kind == "http" else 0)
-    last_error: Exception | None = None
-    for attempt in range(1, attempts + 1):
-        fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
+    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    os.close(fd)
+    partial = _Partial(Path(tmp_name))
+    reason = "no attempt made"
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
                 if kind == "http":
-                    _http_download(url, handle, timeout)
+                    _http_attempt(url, partial, timeout)
                 else:
                     source = Path(urllib.parse.urlparse(url).path if kind == "file" else url)
                     if not source.is_file():
                         raise DataError(f"archive {url} does not exist (config key 'data.url')")
-                    with open(source, "rb") as src:
-                        shutil.copyfileobj(src, handle, 1 << 20)
-            verify_archive(tmp, url, expected_bytes, expected_sha256)
-            os.replace(tmp, destination)
-            return destination
-        except urllib.error.HTTPError as error:
-            tmp.unlink(missing_ok=True)
-            last_error = error
-            if error.code < 500:
-                raise DataError(
-                    f"download of {url} failed: HTTP {error.code} {error.reason}"
-                ) from None
-        except (
-            urllib.error.URLError,
-            http.client.HTTPException,
-            TimeoutError,
-            OSError,
-            TransientDownloadError,
-        ) as error:
-            tmp.unlink(missing_ok=True)
-            last_error = error
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if attempt < attempts:
-            wait = backoff * 2 ** (attempt - 1)
-            log.warning(
-                "download of %s failed (%s); retry %d in %.1f s", url, last_error, attempt, wait
-            )
-            sleep(wait)
-    raise DataError(f"download of {url} failed after {attempts} attempt(s): {last_error}")
+                    shutil.copyfile(source, partial.path)
+                try:
+                    verify_archive(partial.path, url, expected_bytes, expected_sha256)
+                except DataError as error:
+                    if partial.responses <= 1 or attempt == attempts:
+                        raise
+                    reason = f"{error}, after resuming; starting again"
+                    partial.restart()
+                else:
+                    os.replace(partial.path, destination)
+                    return destination
+            except urllib.error.HTTPError as error:
+                if error.code == 416 and partial.size:  # range not satisfiable: start again
+                    partial.restart()
+                elif error.code < 500:
+                    raise DataError(
+                        f"download of {url} failed: {_reason(error, timeout)} (not retried)"
+                    ) from None
+                reason = _reason(error, timeout)
+            except (
+                urllib.error.URLError,
+                http.client.HTTPException,
+                TimeoutError,
+                OSError,
+                TransientDownloadError,
+            ) as error:
+                reason = _reason(error, timeout)
+            if attempt < attempts:
+                wait = backoff * 2 ** (attempt - 1)
+                log.warning(
+                    "download of %s: attempt %d of %d failed (%s); next in %.1f s%s",
+                    url,
+                    attempt,
+                    attempts,
+                    reason,
+                    wait,
+                    f", resuming at byte {partial.size}" if partial.size else "",
+                )
+                sleep(wait)
+    finally:
+        partial.path.unlink(missing_ok=True)
+    raise DataError(f"download of {url} failed after {attempts} attempt(s): {reason}")
 
 
 # --------------------------------------------------------------------------------------------

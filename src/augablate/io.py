@@ -13,16 +13,29 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
-def atomic_path(target: Path | str):
-    """Yield a temporary path beside ``target``; rename it to ``target`` only on success."""
+def atomic_path(target: Path | str, suffix: str | None = None):
+    """Yield a temporary path beside ``target``; rename it to ``target`` only on success.
+
+    The temporary name starts with a dot and ends with ``suffix`` (default: the target's), for
+    writers that insist on a file name ending (Keras wants ``.weights.h5``).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix
+        dir=target.parent,
+        prefix=f".{target.name}.",
+        suffix=target.suffix if suffix is None else suffix,
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should be a normal file
     try:
         yield tmp
         os.replace(tmp, target)
@@ -30,8 +43,16 @@ def atomic_path(target: Path | str):
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(target: Path | str, write: Callable[[Path], object]) -> Path:
-    with atomic_path(target) as tmp:
+def atomic_write(
+    target: Path | str, write: Callable[[Path], object], suffix: str | None = None
+) -> Path:
+    """Call ``write(tmp)``, then rename ``tmp`` to ``target``.
+
+    If ``write`` raises (Ctrl-C included), ``target`` is left as it was and the temporary file
+    is removed. A process killed outright may leave the hidden temporary file, never a partial
+    ``target``.
+    """
+    with atomic_path(target, suffix) as tmp:
         write(tmp)
     return Path(target)
 

@@ -1,0 +1,196 @@
+"""A training killed with SIGKILL resumes from its last checkpoint and ends with exactly the
+history of an uninterrupted run; the same config and seed twice give identical histories.
+
+Each training runs in its own process (TensorFlow's thread and determinism settings are
+per process), on a tiny cache of generated images, a few steps per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_image_tree
+
+from augablate.data import build_cache
+
+EPOCHS = 6
+SETTINGS = {
+    "batch_size": 8,
+    "steps_per_epoch": 4,
+    "epochs": EPOCHS,
+    "validation_steps": 2,
+    "learning_rate": 1e-3,
+    "filters": [8, 16, 16],
+    "dense_units": 16,
+}
+AUGMENTATION = {
+    "rotation": 40,
+    "width_shift": 0.2,
+    "height_shift": 0.2,
+    "shear": 0.2,
+    "zoom": 0.2,
+    "horizontal_flip": True,
+    "fill_mode": "nearest",
+}
+METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+
+# Runs one training. Test-only hooks around each checkpoint: ``slow_checkpoints`` sleeps before
+# it is saved, so that the test can kill the process while it trains whatever the machine's
+# speed; ``exit_after`` ends the process abruptly (no clean-up) once epoch N is saved.
+DRIVER = """
+import json, logging, os, sys, time
+from pathlib import Path
+import augablate.train as train
+from augablate.variants import AugmentationSettings
+args = json.loads(sys.argv[1])
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+save = train.save_checkpoint
+def hooked_save(folder, model, state):
+    time.sleep(args["slow_checkpoints"])
+    save(folder, model, state)
+    if state["epoch"] == args["exit_after"]:
+        os._exit(9)
+train.save_checkpoint = hooked_save
+run = Path(args["run"])
+train.run_training(
+    cache=Path(args["cache"]),
+    variant="all",
+    seed=7,
+    augmentation=AugmentationSettings.from_config(args["augmentation"]),
+    settings=train.TrainSettings(**args["settings"]),
+    history_path=run / "history.csv",
+    metrics_path=run / "metrics.json",
+    threads=1,
+    last_k=2,
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume")
+    images = write_image_tree(folder / "images", per_class=(24, 8), size=24)
+    build_cache(images, folder / "cache", size=24)
+    return folder / "cache"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cache, tmp_path_factory) -> pd.DataFrame:
+    """The history of an uninterrupted run (augmentation in the pipeline)."""
+    run = tmp_path_factory.mktemp("uninterrupted")
+    return finish(start(cache, run), run)
+
+
+def start(cache: Path, run: Path, placement="pipeline", slow_checkpoints=0.0, exit_after=None):
+    run.mkdir(parents=True, exist_ok=True)
+    args = {
+        "cache": str(cache),
+        "run": str(run),
+        "settings": {**SETTINGS, "augmentation_placement": placement},
+        "augmentation": AUGMENTATION,
+        "slow_checkpoints": slow_checkpoints,
+        "exit_after": exit_after,
+    }
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    with open(run / "log.txt", "a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", DRIVER, json.dumps(args)], stdout=log, stderr=log, env=env
+        )
+
+
+def finish(process: subprocess.Popen, run: Path) -> pd.DataFrame:
+    assert process.wait(timeout=120) == 0, (run / "log.txt").read_text()[-3000:]
+    return pd.read_csv(run / "history.csv")
+
+
+def assert_same_history(history: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Every epoch's losses and accuracies equal, bit for bit (epoch times differ)."""
+    pd.testing.assert_frame_equal(
+        history[METRIC_COLUMNS], expected[METRIC_COLUMNS], check_exact=True
+    )
+
+
+def kill_after_epoch(process: subprocess.Popen, run: Path, epoch: int) -> int:
+    """SIGKILL the training once its checkpoint holds ``epoch`` epochs; return the epoch of the
+    checkpoint it left."""
+    state = run / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epoch"] >= epoch:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the training ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    return json.loads(state.read_text())["epoch"]
+
+
+@pytest.mark.parametrize("placement", ["pipeline", "model"])
+def test_a_killed_training_resumes_to_the_uninterrupted_history(
+    cache, tmp_path, placement, request
+):
+    whole = None if placement == "pipeline" else start(cache, tmp_path / "whole", placement)
+    run = tmp_path / "killed"
+    killed = start(cache, run, placement, slow_checkpoints=0.5)
+    saved = kill_after_epoch(killed, run, epoch=2)
+    assert 2 <= saved < EPOCHS
+    assert not (run / "history.csv").exists() and not (run / "metrics.json").exists()
+    resumed = finish(start(cache, run, placement), run)
+    if whole is None:
+        expected = request.getfixturevalue("uninterrupted")
+    else:
+        expected = finish(whole, tmp_path / "whole")
+
+    assert resumed["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert_same_history(resumed, expected)
+    log = (run / "log.txt").read_text()
+    assert f"resuming from the checkpoint in {run / 'checkpoint'} after epoch {saved}" in log
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["resumed_at_epochs"] == [saved] and len(metrics["epoch_seconds"]) == EPOCHS
+    assert not (run / "checkpoint").exists()
+
+
+def test_same_config_and_seed_give_identical_histories(cache, tmp_path, uninterrupted):
+    again = finish(start(cache, tmp_path), tmp_path)
+    assert_same_history(again, uninterrupted)
+    assert uninterrupted["loss"].nunique() == EPOCHS  # it did train
+
+
+def test_a_damaged_checkpoint_starts_the_run_again(cache, tmp_path, uninterrupted):
+    crashed = start(cache, tmp_path, exit_after=2)
+    assert crashed.wait(timeout=120) == 9
+    weights = tmp_path / "checkpoint" / "epoch-0002.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])  # as if the disk had lost its end
+    history = finish(start(cache, tmp_path), tmp_path)
+    assert "epoch-0002.weights.h5 cannot be loaded" in (tmp_path / "log.txt").read_text()
+    assert_same_history(history, uninterrupted)  # from epoch 1, with the same initial weights
+    assert json.loads((tmp_path / "metrics.json").read_text())["resumed_at_epochs"] == []
+
+
+def test_a_checkpoint_of_another_config_is_not_used(cache, tmp_path):
+    run = tmp_path / "run"
+    stale = run / "checkpoint"
+    stale.mkdir(parents=True)
+    state = {
+        "epoch": 3,
+        "fingerprint": "0" * 16,
+        "weights": "epoch-0003.weights.h5",
+        "history": [],
+        "wall_seconds": 1.0,
+        "resumed_at_epochs": [],
+    }
+    (stale / "state.json").write_text(json.dumps(state))
+    (stale / "epoch-0003.weights.h5").write_bytes(b"not weights")
+    history = finish(start(cache, run), run)
+    assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    log = (run / "log.txt").read_text()
+    assert "ignoring the checkpoint in" in log and "another configuration" in log
+    assert json.loads((run / "metrics.json").read_text())["resumed_at_epochs"] == []
