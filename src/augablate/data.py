@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augablate.io import atomic_write_json, atomic_write_npy
+from augablate.io import atomic_write_json, atomic_write_npy, staged_directory
 
 log = logging.getLogger(__name__)
 
@@ -324,17 +324,11 @@ def extract_archive(archive: Path, images: Path, max_bytes: int = 8 << 30) -> Pa
                 f"archive {archive} would extract to {total} bytes, more than the limit {max_bytes} "
                 "(config key 'data.max_uncompressed_bytes')"
             )
-        images.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=images.parent, prefix=f".{images.name}."))
-        try:
+        with staged_directory(images) as (staging, publish):
             zf.extractall(staging)
             root = find_split_root(staging)
             check_layout(root)
-            if images.exists():
-                shutil.rmtree(images)
-            os.replace(root, images)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            publish(root)
     return images
 
 
@@ -413,21 +407,14 @@ def export_embedded(images: Path) -> Path:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = Path(images)
-    images.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=images.parent, prefix=f".{images.name}."))
-    try:
+    with staged_directory(images) as (staging, publish):
         for index, (pixels, target) in enumerate(zip(digits.images, digits.target, strict=True)):
             folder = staging / embedded_split(index) / str(int(target))
             folder.mkdir(parents=True, exist_ok=True)
             grey = np.rint(pixels * (255.0 / 16.0)).astype(np.uint8)
             Image.fromarray(grey, mode="L").save(folder / f"digit-{index:04d}.png")
         check_layout(staging)
-        if images.exists():
-            shutil.rmtree(images)
-        os.replace(staging, images)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publish(staging)
     return images
 
 

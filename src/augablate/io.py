@@ -5,12 +5,35 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+
+@contextmanager
+def staged_directory(target: Path | str):
+    """Yield an empty staging folder beside ``target``; ``publish(folder)`` (the second value)
+    moves a finished folder (the staging folder or one inside it) to ``target``, replacing an
+    old one. Whatever happens, the staging folder is removed: ``target`` is complete or absent.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+
+    def publish(folder: Path) -> Path:
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(folder, target)
+        return target
+
+    try:
+        yield staging, publish
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _umask() -> int:
