@@ -15,6 +15,28 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
 
 
+# On a cluster (profiles/slurm) only the trainings are submitted as jobs: the other rules are
+# light and run where snakemake runs (a download also needs the internet compute nodes may lack).
+localrules:
+    cache,
+    aggregate,
+    figures,
+    augmentation_grid,
+    report,
+
+
+if config["data"]["source"] == "archive":
+
+    localrules:
+        download,
+        extract,
+
+else:
+
+    localrules:
+        export_embedded,
+
+
 rule all:
     default_target: True
     input:

@@ -1,0 +1,200 @@
+"""The study on a cluster: the smoke study submitted through SLURM (tests/cluster/profile) to a
+real SLURM, and the profiles' and the local GPU route's dry runs.
+
+The SLURM tests need a reachable cluster with a free node (`sudo bash
+tests/cluster/setup_slurm.sh` makes a single-node one on Debian, as CI does); without one they
+skip, saying why.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+
+SMOKE = REPO / "config" / "smoke.yaml"
+TEST_PROFILE = REPO / "tests" / "cluster" / "profile"
+CLUSTER_PROFILE = REPO / "profiles" / "slurm"
+SETUP = "sudo bash tests/cluster/setup_slurm.sh"
+USABLE_NODE_STATES = {"idle", "mixed", "allocated", "completing"}
+
+
+def slurm_unavailable() -> str | None:
+    """Why no SLURM job can run here, or None when a node is up."""
+    for command in ("sinfo", "sbatch", "squeue", "scontrol"):
+        if shutil.which(command) is None:
+            return f"no SLURM here: `{command}` not found (set up a test cluster: {SETUP})"
+    try:
+        result = subprocess.run(
+            ["sinfo", "--noheader", "--format=%T"], capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return f"SLURM not reachable: `sinfo` did not answer in 30 s ({SETUP})"
+    if result.returncode != 0:
+        return f"SLURM not reachable: `sinfo` failed: {result.stderr.strip()} ({SETUP})"
+    states = {state.rstrip("*~#!%$@^-+") for state in result.stdout.split()}
+    if not states & USABLE_NODE_STATES:
+        return f"no SLURM node up (`sinfo` states: {sorted(states) or 'none'}; {SETUP})"
+    return None
+
+
+def slurm_job(job_id: str) -> dict:
+    """The fields of `scontrol show job` (finished jobs stay there MinJobAge seconds)."""
+    result = subprocess.run(
+        ["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"scontrol knows no job {job_id}: {result.stderr}"
+    return dict(re.findall(r"(\w+)=(\S*)", result.stdout))
+
+
+def cancel_jobs_in(workdir):
+    """Cancel SLURM jobs of a run that did not end (a timeout or a failure), by work directory."""
+    listing = subprocess.run(
+        ["squeue", "--noheader", "--format=%i %Z"], capture_output=True, text=True
+    ).stdout
+    ids = [line.split()[0] for line in listing.splitlines() if line.split()[1:] == [str(workdir)]]
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True)
+
+
+def result_files(workdir):
+    return sorted(
+        str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if p.is_file()
+    )
+
+
+@pytest.fixture(scope="module")
+def config():
+    return yaml.safe_load(SMOKE.read_text())
+
+
+@pytest.fixture(scope="module")
+def cluster_study(tmp_path_factory):
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("slurm")
+    try:
+        result = run_snakemake(
+            workdir, "--profile", str(TEST_PROFILE), "--configfile", str(SMOKE), timeout=270
+        )
+    finally:
+        cancel_jobs_in(workdir)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return workdir, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def local_study(tmp_path_factory, cluster_study):
+    """The same study run locally, for comparison (only when the cluster run happened)."""
+    workdir = tmp_path_factory.mktemp("local")
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", str(SMOKE), timeout=270)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return workdir
+
+
+@pytest.mark.slurm
+def test_every_training_ran_as_a_slurm_job(cluster_study, config):
+    workdir, output = cluster_study
+    variants, seeds = config["variants"], config["train"]["seeds"]
+    logs = workdir / ".snakemake" / "slurm_logs"
+    # only trainings were submitted; data, cache, tables, figures and report are localrules
+    assert sorted(p.name for p in logs.iterdir()) == ["rule_train"]
+    job_ids = set()
+    for variant in variants:
+        for seed in seeds:
+            slurm_logs = list((logs / "rule_train" / f"{variant}_{seed}").glob("*.log"))
+            assert len(slurm_logs) == 1, slurm_logs
+            job_id = slurm_logs[0].stem
+            assert job_id.isdigit()
+            assert f"SLURM jobid {job_id}" in output
+            job = slurm_job(job_id)
+            assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0", job
+            assert job["Comment"] == f"rule_train_wildcards_{variant}_{seed}"
+            assert job["WorkDir"] == str(workdir)
+            assert job["NumCPUs"] == "1"  # the test profile's set-threads / cpus_per_task
+            slurm_log = slurm_logs[0].read_text()
+            assert "rule train:" in slurm_log and f"seed={seed}" in slurm_log, slurm_log[-2000:]
+            metrics = json.loads(
+                (workdir / f"results/runs/{variant}/seed-{seed}/metrics.json").read_text()
+            )
+            assert metrics["threads"] == 1  # the job's Snakemake threads reached TensorFlow
+            job_ids.add(job_id)
+    assert len(job_ids) == len(variants) * len(seeds)
+
+
+@pytest.mark.slurm
+def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
+    workdir, _ = cluster_study
+    assert result_files(workdir) == result_files(local_study)
+    variants, seeds = config["variants"], config["train"]["seeds"]
+    epochs = config["train"]["epochs"]
+    for variant in variants:
+        for seed in seeds:
+            run = f"results/runs/{variant}/seed-{seed}"
+            cluster = pd.read_csv(workdir / run / "history.csv")
+            local = pd.read_csv(local_study / run / "history.csv")
+            assert (
+                cluster["epoch"].tolist() == local["epoch"].tolist() == list(range(1, epochs + 1))
+            )
+            # same seed, same single thread, deterministic ops: the same numbers
+            pd.testing.assert_frame_equal(
+                cluster.drop(columns="epoch_seconds"), local.drop(columns="epoch_seconds")
+            )
+            cluster_metrics = json.loads((workdir / run / "metrics.json").read_text())
+            local_metrics = json.loads((local_study / run / "metrics.json").read_text())
+            assert cluster_metrics["config_hash"] == local_metrics["config_hash"]
+            assert cluster_metrics["threads"] == local_metrics["threads"] == 1
+    for table in ("histories", "runs", "variants", "contrasts"):
+        cluster = pd.read_csv(workdir / "results" / "tables" / f"{table}.csv")
+        local = pd.read_csv(local_study / "results" / "tables" / f"{table}.csv")
+        assert cluster.shape == local.shape and list(cluster.columns) == list(local.columns)
+    assert len(pd.read_csv(workdir / "results/tables/histories.csv")) == (
+        len(variants) * len(seeds) * epochs
+    )
+
+
+def train_resources(dry_run_output: str) -> list[str]:
+    """The `resources:` line of every train job in a dry run's output."""
+    blocks = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M)
+    return [re.search(r"resources: (.*)", block).group(1) for block in blocks]
+
+
+def test_cluster_profile_dry_run(tmp_path):
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--profile",
+        str(CLUSTER_PROFILE),
+        "--configfile",
+        str(REPO / "config" / "cats_vs_dogs.yaml"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = train_resources(result.stdout + result.stderr)
+    assert len(resources) == 42
+    for line in resources:
+        assert "mem_mb=4096" in line and "runtime=120" in line and "cpus_per_task=4" in line
+
+
+def test_local_gpu_route_dry_run(tmp_path):
+    # nested keys cannot be set with --config (they arrive as strings): a small YAML file instead
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text("resources:\n  gpu: true\n")
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "8",
+        "--resources",
+        "gpu=1",
+        "--configfile",
+        str(SMOKE),
+        str(gpu),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = train_resources(result.stdout + result.stderr)
+    assert len(resources) == 6 and all("gpu=1" in line for line in resources), resources
