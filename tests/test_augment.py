@@ -62,6 +62,20 @@ def test_fixed_parameters_match_image_data_generator(params):
         assert np.abs(reference - image).mean() > 0.1, "the case must change the image"
 
 
+@pytest.mark.parametrize("fill_mode", ["reflect"])
+def test_other_fill_modes_match_the_reference_too(fill_mode):
+    image = structured_image()
+    params = {"theta": 35.0, "tx": 9.0, "zx": 1.2, "zy": 1.2, "flip_horizontal": True}
+    reference = ImageDataGenerator(fill_mode=fill_mode).apply_transform(image.copy(), params)
+    ours_params = {k: tf.constant(v) for k, v in reference_parameters_to_ours(params).items()}
+    ours = apply_parameters(tf.constant(image[None]), ours_params, fill_mode).numpy()[0]
+    difference = ours - reference
+    print(
+        f"{fill_mode}: mean |error| {np.abs(difference).mean():.6f}, mean {difference.mean():+.6f}"
+    )
+    assert np.abs(difference).mean() < 1.0 and abs(difference.mean()) < 0.1
+
+
 def sample(settings, batch=20000, size=100, seed=(3, 4)):
     params = sample_parameters(settings, batch, size, size, tf.constant(seed, tf.int64))
     return {k: v.numpy() for k, v in params.items()}
