@@ -58,33 +58,35 @@ def tidy_histories(histories: Sequence[tuple[str, int, pd.DataFrame]]) -> pd.Dat
     return table
 
 
+def summarize_run(history: pd.DataFrame, last_k: int) -> dict:
+    """The metrics of :data:`RUN_METRICS` for one run's history (one row per epoch)."""
+    run = history.sort_values("epoch")
+    tail = run.tail(last_k)
+    best = run.loc[run["val_accuracy"].idxmax()]
+    lowest = run.loc[run["val_loss"].idxmin()]
+    final_val = float(tail["val_accuracy"].mean())
+    final_train = float(tail["accuracy"].mean())
+    return {
+        "epochs": int(run["epoch"].max()),
+        "final_val_accuracy": final_val,
+        "final_train_accuracy": final_train,
+        "generalization_gap": final_train - final_val,
+        "best_val_accuracy": float(best["val_accuracy"]),
+        "best_val_accuracy_epoch": int(best["epoch"]),
+        "min_val_loss": float(lowest["val_loss"]),
+        "min_val_loss_epoch": int(lowest["epoch"]),
+        "final_val_loss": float(run["val_loss"].iloc[-1]),
+        "val_loss_rise": float(run["val_loss"].iloc[-1] - lowest["val_loss"]),
+        "train_seconds": float(run["epoch_seconds"].sum()),
+    }
+
+
 def run_summary(histories: pd.DataFrame, last_k: int) -> pd.DataFrame:
     """One row per (variant, seed) with the metrics of :data:`RUN_METRICS`."""
-    rows = []
-    for (variant, seed), run in histories.groupby(["variant", "seed"], sort=False):
-        run = run.sort_values("epoch")
-        tail = run.tail(last_k)
-        best = run.loc[run["val_accuracy"].idxmax()]
-        lowest = run.loc[run["val_loss"].idxmin()]
-        final_val = tail["val_accuracy"].mean()
-        final_train = tail["accuracy"].mean()
-        rows.append(
-            {
-                "variant": variant,
-                "seed": int(seed),
-                "epochs": int(run["epoch"].max()),
-                "final_val_accuracy": final_val,
-                "final_train_accuracy": final_train,
-                "generalization_gap": final_train - final_val,
-                "best_val_accuracy": best["val_accuracy"],
-                "best_val_accuracy_epoch": int(best["epoch"]),
-                "min_val_loss": lowest["val_loss"],
-                "min_val_loss_epoch": int(lowest["epoch"]),
-                "final_val_loss": run["val_loss"].iloc[-1],
-                "val_loss_rise": run["val_loss"].iloc[-1] - lowest["val_loss"],
-                "train_seconds": float(run["epoch_seconds"].sum()),
-            }
-        )
+    rows = [
+        {"variant": variant, "seed": int(seed), **summarize_run(run, last_k)}
+        for (variant, seed), run in histories.groupby(["variant", "seed"], sort=False)
+    ]
     return pd.DataFrame(rows)
 
 

@@ -346,7 +346,9 @@ def run_training(
         )
     epoch_seconds = history["epoch_seconds"].tolist()
     wall = earlier_seconds + time.time() - started
-    tail = history.tail(last_k)
+    from augablate.analysis import summarize_run
+
+    summary = summarize_run(history, last_k)  # the same definitions as the study's tables
     metrics = {
         "variant": variant,
         "seed": seed,
@@ -358,12 +360,12 @@ def run_training(
         "validation_images": int(len(val_labels)),
         "image_size": image_size,
         "epochs": int(len(history)),
-        "final_accuracy": float(tail["accuracy"].mean()),
-        "final_val_accuracy": float(tail["val_accuracy"].mean()),
-        "best_val_accuracy": float(history["val_accuracy"].max()),
-        "best_val_accuracy_epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
-        "min_val_loss": float(history["val_loss"].min()),
-        "min_val_loss_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]),
+        "final_accuracy": summary["final_train_accuracy"],
+        "final_val_accuracy": summary["final_val_accuracy"],
+        "best_val_accuracy": summary["best_val_accuracy"],
+        "best_val_accuracy_epoch": summary["best_val_accuracy_epoch"],
+        "min_val_loss": summary["min_val_loss"],
+        "min_val_loss_epoch": summary["min_val_loss_epoch"],
         "last_k": last_k,
         "threads": threads,
         "config_hash": run_hash,
