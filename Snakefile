@@ -20,7 +20,7 @@ include: "workflow/rules/analysis.smk"
 localrules:
     cache,
     aggregate,
-    figures,
+    figure,
     augmentation_grid,
     report,
 
@@ -41,5 +41,3 @@ rule all:
     default_target: True
     input:
         "results/report.md",
-        "results/tables/variants.csv",
-        "results/tables/contrasts.csv",

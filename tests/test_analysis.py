@@ -1,5 +1,5 @@
-"""Aggregation and statistics on small hand-made histories with known answers, each statistic
-checked against an independent computation."""
+"""Aggregation, contrasts and verdicts on small made-up studies with known answers; every
+statistic is checked against an independent computation."""
 
 import math
 
@@ -8,156 +8,312 @@ import pandas as pd
 import pytest
 
 from augablate.analysis import (
-    binomial_standard_error,
+    ALONE,
+    IN_COMPANY,
+    OTHER,
+    OVERALL,
+    chance_level,
+    clip_accuracy,
     contrast_pairs,
     contrasts,
+    image_scores,
+    image_table,
+    learning_curves,
+    mcnemar_table,
+    noise_floor,
     run_summary,
+    study_power,
     t_interval,
     tidy_histories,
     variant_summary,
+    verdict,
 )
+from augablate.inference import crossed_mean, holm
+from augablate.simulate import Scenario, simulate_study
 
 
-def history(val_accuracy, accuracy=None, val_loss=None):
+def history(val_accuracy, clean=None, augmented=None, val_loss=None):
     n = len(val_accuracy)
     return pd.DataFrame(
         {
             "epoch": np.arange(1, n + 1),
-            "loss": np.linspace(1, 0.1, n),
-            "accuracy": accuracy if accuracy is not None else np.linspace(0.5, 1.0, n),
+            "augmented_batch_loss": np.linspace(1, 0.1, n),
+            "augmented_batch_accuracy": augmented
+            if augmented is not None
+            else np.linspace(0.5, 0.9, n),
+            "clean_train_loss": np.linspace(1, 0.1, n),
+            "clean_train_accuracy": clean if clean is not None else np.linspace(0.5, 1.0, n),
             "val_loss": val_loss if val_loss is not None else np.linspace(1, 0.5, n),
             "val_accuracy": val_accuracy,
             "epoch_seconds": np.ones(n),
+            "evaluation_seconds": np.full(n, 0.5),
         }
     )
 
 
-def test_tidy_history_has_one_row_per_variant_seed_epoch_in_study_order():
-    runs = [
-        ("all", 2, history([0.1, 0.2])),
-        ("none", 1, history([0.3, 0.4])),
-        ("none", 2, history([0.5, 0.6])),
-    ]
-    table = tidy_histories(runs)
-    assert len(table) == 6
+def predictions(correct_by_epoch, labels=None):
+    """A run's predictions.csv: ``correct_by_epoch`` is [epochs, images] of 0/1."""
+    correct = np.asarray(correct_by_epoch)
+    epochs, images = correct.shape
+    labels = labels if labels is not None else ["a"] * images
+    return pd.DataFrame(
+        {
+            "epoch": np.repeat(np.arange(1, epochs + 1), images),
+            "image": np.tile([f"validation/x/{i}.png" for i in range(images)], epochs),
+            "label": np.tile(labels, epochs),
+            "correct": correct.ravel(),
+        }
+    )
+
+
+def test_image_scores_are_the_fraction_right_over_the_last_k_epochs():
+    run = predictions([[1, 1, 0], [0, 1, 0], [1, 1, 1], [0, 1, 1]])
+    scores = image_scores(run, last_k=2).set_index("image")
+    assert scores["score"].tolist() == [0.5, 1.0, 1.0]
+    assert scores["last_epoch_correct"].tolist() == [0, 1, 1]
+
+
+def test_image_table_stacks_runs_in_study_order():
+    run = predictions([[1, 0], [1, 1]])
+    table = image_table([("all", 2, run), ("none", 1, run), ("none", 2, run)], last_k=1)
     assert table[["variant", "seed"]].drop_duplicates().values.tolist() == [
         ["none", 1],
         ["none", 2],
         ["all", 2],
     ]
+    assert list(table.columns) == [
+        "variant",
+        "seed",
+        "image",
+        "label",
+        "score",
+        "last_epoch_correct",
+    ]
 
 
-def test_run_summary_known_answers():
+def test_headline_accuracy_is_the_mean_of_the_per_image_scores():
+    correct = np.random.default_rng(0).integers(0, 2, (6, 50))
+    run = predictions(correct)
+    val_accuracy = correct.mean(axis=1)  # what the training writes each epoch
+    summary = run_summary(tidy_histories([("none", 1, history(val_accuracy))]), last_k=3)
+    assert summary.loc[0, "final_val_accuracy"] == pytest.approx(
+        image_scores(run, last_k=3)["score"].mean()
+    )
+
+
+def test_run_summary_known_answers_with_clean_accuracy_every_other_epoch():
     h = history(
         val_accuracy=[0.50, 0.70, 0.65, 0.60],
-        accuracy=[0.6, 0.8, 0.9, 1.0],
+        clean=[math.nan, 0.8, math.nan, 1.0],
+        augmented=[0.6, 0.7, 0.75, 0.8],
         val_loss=[0.9, 0.5, 0.6, 0.8],
     )
-    row = run_summary(tidy_histories([("none", 7, h)]), last_k=2).iloc[0]
-    assert row["final_val_accuracy"] == pytest.approx(0.625)
-    assert row["final_train_accuracy"] == pytest.approx(0.95)
-    assert row["generalization_gap"] == pytest.approx(0.325)
+    row = run_summary(tidy_histories([("none", 7, h)]), last_k=3).iloc[0]
+    assert row["final_val_accuracy"] == pytest.approx(0.65)
+    assert row["final_clean_train_accuracy"] == pytest.approx(0.9)  # epochs 2 and 4
+    assert row["generalization_gap"] == pytest.approx(0.25)
+    assert row["final_augmented_batch_accuracy"] == pytest.approx(0.75)
     assert row["best_val_accuracy"] == pytest.approx(0.70) and row["best_val_accuracy_epoch"] == 2
     assert row["min_val_loss"] == pytest.approx(0.5) and row["min_val_loss_epoch"] == 2
     assert row["val_loss_rise"] == pytest.approx(0.3)
-    assert row["epochs"] == 4 and row["train_seconds"] == 4
+    assert row["epochs"] == 4 and row["train_seconds"] == 4 and row["evaluation_seconds"] == 2
 
 
-def test_t_interval_against_a_hand_computation():
+def test_t_interval_against_a_hand_computation_and_clipping():
     values = [0.70, 0.72, 0.75, 0.71]
     mean, sd = np.mean(values), np.std(values, ddof=1)
     half = 3.182446305284263 * sd / 2  # t(0.975, df=3)
     assert t_interval(values) == pytest.approx((mean - half, mean + half))
     assert all(math.isnan(v) for v in t_interval([0.7]))
+    assert clip_accuracy((-0.178, 2.006)) == (0.0, 1.0)
 
 
-def planted_runs(effect, noise_sd=0.004, seeds=6, base=0.70):
-    """Paired runs: seed effects shared by every variant, plus small per-run noise."""
-    rng = np.random.default_rng(42)
-    seed_effect = rng.normal(0, 0.02, seeds)
+EFFECTS = {
+    "none": 0.0,
+    "rotation": 0.08,
+    "zoom": 0.0,
+    "all": 0.08,
+    "all-minus-rotation": 0.0,
+    "all-minus-zoom": 0.08,
+}
+
+
+def study(effects=EFFECTS, seeds=3, images=600, scenario=None, rng_seed=4) -> pd.DataFrame:
+    """A per-image table of a simulated study with planted effects."""
+    scenario = scenario or Scenario(accuracy=0.75, run_sd=0.03, churn_sd=0.6)
+    rng = np.random.default_rng(rng_seed)
+    scores = simulate_study(scenario, effects, seeds, images, rng)
+    labels = np.where(np.arange(images) % 3 == 0, "cat", "dog")
     rows = []
-    for variant, shift in effect.items():
+    for variant, values in scores.items():
         for seed in range(seeds):
             rows.append(
-                {
-                    "variant": variant,
-                    "seed": seed,
-                    "final_val_accuracy": base
-                    + seed_effect[seed]
-                    + shift
-                    + rng.normal(0, noise_sd),
-                }
+                pd.DataFrame(
+                    {
+                        "variant": variant,
+                        "seed": seed + 1,
+                        "image": [f"validation/{label}/{i}.png" for i, label in enumerate(labels)],
+                        "label": labels,
+                        "score": values[seed],
+                        "last_epoch_correct": (values[seed] >= 0.5).astype(int),
+                    }
+                )
             )
-    return pd.DataFrame(rows)
+    return pd.concat(rows, ignore_index=True)
 
 
-def test_planted_effect_is_found_and_null_is_not():
-    runs = planted_runs({"none": 0.0, "rotation": 0.05, "zoom": 0.0})
-    table = contrasts(runs).set_index("variant")
-    assert table.loc["rotation", "difference"] == pytest.approx(0.05, abs=0.01)
-    assert table.loc["rotation", "p_holm"] < 0.05
-    assert table.loc["zoom", "p_holm"] > 0.05
-    # independent computation: the paired t statistic by hand
-    wide = runs.pivot(index="seed", columns="variant", values="final_val_accuracy")
-    diff = wide["rotation"] - wide["none"]
-    t = diff.mean() / (diff.std(ddof=1) / math.sqrt(len(diff)))
-    from scipy import stats
-
-    p = 2 * stats.t.sf(abs(t), len(diff) - 1)
-    p_zoom = 2 * stats.t.sf(
-        abs(
-            (wide["zoom"] - wide["none"]).mean()
-            / ((wide["zoom"] - wide["none"]).std(ddof=1) / math.sqrt(6))
-        ),
-        5,
-    )
-    # Holm by hand for two tests: the smaller p times 2, the larger at least that
-    small, large = sorted([p, p_zoom])
-    holm = {small: min(1, 2 * small), large: min(1, max(2 * small, large))}
-    assert table.loc["rotation", "p_value"] == pytest.approx(p)
-    assert table.loc["rotation", "p_holm"] == pytest.approx(holm[p])
-    assert table.loc["zoom", "p_holm"] == pytest.approx(holm[p_zoom])
-    assert table.loc["rotation", "effect_size_dz"] == pytest.approx(diff.mean() / diff.std(ddof=1))
-
-
-def test_one_seed_gives_numbers_and_no_test():
-    runs = planted_runs({"none": 0.0, "all": 0.05}, seeds=1)
-    row = contrasts(runs).iloc[0]
-    assert row["seeds"] == 1 and row["difference"] == pytest.approx(0.05, abs=0.01)
-    assert math.isnan(row["p_value"]) and math.isnan(row["p_holm"])
-
-
-def test_contrast_families():
-    variants = ["none", "zoom", "all", "all-minus-zoom", "all-minus-shear"]
-    assert contrast_pairs(variants) == [
-        ("add-one", "zoom", "none"),
-        ("add-one", "all", "none"),
-        ("add-one", "all-minus-shear", "none"),
-        ("add-one", "all-minus-zoom", "none"),
-        ("leave-one-out", "all", "all-minus-shear"),
-        ("leave-one-out", "all", "all-minus-zoom"),
+def test_contrast_families_and_the_primary_family():
+    pairs = contrast_pairs(EFFECTS)
+    assert [(p.family, p.variant, p.baseline, p.transform, p.primary) for p in pairs] == [
+        (ALONE, "rotation", "none", "rotation", True),
+        (ALONE, "zoom", "none", "zoom", True),
+        (IN_COMPANY, "all", "all-minus-rotation", "rotation", True),
+        (IN_COMPANY, "all", "all-minus-zoom", "zoom", True),
+        (OVERALL, "all", "none", "", False),
+        (OTHER, "all-minus-rotation", "none", "rotation", False),
+        (OTHER, "all-minus-zoom", "none", "zoom", False),
     ]
+    # a study of none and all asks one question, and it is primary
+    (only,) = contrast_pairs(["none", "all"])
+    assert (only.family, only.primary) == (OVERALL, True)
 
 
-def test_variant_summary_mean_sd_ci():
-    runs = planted_runs({"none": 0.0, "all": 0.05}, seeds=4)
-    runs["final_train_accuracy"] = 1.0
-    summary = variant_summary(runs, ["final_val_accuracy"]).set_index("variant")
-    values = runs.loc[runs["variant"] == "all", "final_val_accuracy"]
-    assert summary.loc["all", "final_val_accuracy_mean"] == pytest.approx(values.mean())
-    assert summary.loc["all", "final_val_accuracy_sd"] == pytest.approx(values.std(ddof=1))
+def test_contrasts_match_an_independent_computation_and_holm_runs_over_the_primary_family():
+    images = study()
+    table = contrasts(images, alpha=0.05, margin=0.01)
+    for _, row in table.iterrows():
+        first = images[images["variant"] == row["variant"]].pivot(
+            index="seed", columns="image", values="score"
+        )
+        second = images[images["variant"] == row["baseline"]].pivot(
+            index="seed", columns="image", values="score"
+        )
+        estimate = crossed_mean((first - second).to_numpy())
+        assert row["difference"] == pytest.approx((first - second).to_numpy().mean())
+        assert row["p_value"] == pytest.approx(estimate.p_value())
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(estimate.interval())
+    primary = table[table["primary"]]
+    assert len(primary) == 4 and set(primary["family"]) == {ALONE, IN_COMPANY}
+    # Holm over the 4 primary contrasts only, by hand
+    p = primary["p_value"].to_numpy()
+    order = np.argsort(p)
+    by_hand = np.empty(4)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (4 - rank) * p[index]))
+        by_hand[index] = running
+    np.testing.assert_allclose(primary["p_holm"], by_hand)
+    np.testing.assert_allclose(primary["p_equivalence_holm"], holm(primary["p_equivalence"]))
+    assert table.loc[~table["primary"], "p_holm"].isna().all()
+    assert (table.loc[~table["primary"], "verdict"] == "descriptive").all()
+    # the planted answers: rotation helps alone and in company, zoom does not matter much
+    verdicts = dict(zip(table["family"] + ":" + table["transform"], table["verdict"], strict=True))
+    assert verdicts["alone:rotation"] == "helps" and verdicts["in company:rotation"] == "helps"
+    assert verdicts["alone:zoom"] in ("negligible", "inconclusive")
+
+
+def test_a_holm_correction_over_every_contrast_would_differ():
+    """Guards the family: correcting the descriptive contrasts too gives other numbers."""
+    table = contrasts(study(), alpha=0.05, margin=0.01)
+    everything = holm(table["p_value"])
+    primary = table["primary"].to_numpy()
+    assert not np.allclose(everything[primary], table.loc[primary, "p_holm"])
+
+
+ROW = {
+    "primary": True,
+    "seeds": 3,
+    "difference": 0.02,
+    "p_value": 0.01,
+    "p_holm": 0.03,
+    "p_equivalence_holm": 0.9,
+}
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({}, "helps"),
+        ({"difference": -0.02}, "hurts"),
+        ({"p_holm": 0.2, "p_equivalence_holm": 0.01}, "negligible"),
+        ({"p_holm": 0.2}, "inconclusive"),
+        ({"seeds": 1}, "single seed"),
+        ({"p_value": math.nan, "p_holm": math.nan}, "untestable"),
+        ({"primary": False}, "descriptive"),
+    ],
+)
+def test_verdict_rules(changes, expected):
+    assert verdict({**ROW, **changes}) == expected
+
+
+def test_variant_summary_accuracy_interval_is_over_seeds_and_images():
+    images = study()
+    runs = (
+        images.groupby(["variant", "seed"], sort=False)["score"]
+        .mean()
+        .rename("final_val_accuracy")
+        .reset_index()
+    )
+    for metric in (
+        "final_clean_train_accuracy",
+        "final_augmented_batch_accuracy",
+        "best_val_accuracy",
+    ):
+        runs[metric] = runs["final_val_accuracy"] + 0.1
+    runs["generalization_gap"] = 0.1
+    runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.05
+    summary = variant_summary(runs, images).set_index("variant")
+    matrix = images[images["variant"] == "rotation"].pivot(
+        index="seed", columns="image", values="score"
+    )
+    expected = crossed_mean(matrix.to_numpy())
+    assert summary.loc["rotation", "final_val_accuracy_mean"] == pytest.approx(expected.estimate)
     assert (
-        summary.loc["all", "final_val_accuracy_ci_low"],
-        summary.loc["all", "final_val_accuracy_ci_high"],
-    ) == pytest.approx(t_interval(values))
-    assert summary.index.tolist() == ["none", "all"]
+        summary.loc["rotation", "final_val_accuracy_ci_low"],
+        summary.loc["rotation", "final_val_accuracy_ci_high"],
+    ) == pytest.approx(clip_accuracy(expected.interval()))
+    assert summary.loc["rotation", "final_val_accuracy_ci_population"] == "seeds and images"
+    assert summary.loc["rotation", "chance_level"] == pytest.approx(2 / 3)  # dogs: 2 of 3
+    assert chance_level(images) == pytest.approx(2 / 3)
+    gap = runs.loc[runs["variant"] == "rotation", "generalization_gap"]
+    assert summary.loc["rotation", "generalization_gap_ci_low"] == pytest.approx(t_interval(gap)[0])
+    assert list(summary.index) == list(EFFECTS)
 
 
-def test_binomial_standard_error():
-    assert binomial_standard_error(0.75, 1000) == pytest.approx(math.sqrt(0.75 * 0.25 / 1000))
+def test_learning_curves_are_mean_and_t_interval_over_seeds_per_epoch():
+    histories = tidy_histories(
+        [
+            ("none", 1, history([0.5, 0.6], clean=[math.nan, 0.9])),
+            ("none", 2, history([0.55, 0.7], clean=[math.nan, 0.8])),
+            ("none", 3, history([0.45, 0.65], clean=[math.nan, 1.0])),
+        ]
+    )
+    curves = learning_curves(histories).set_index(["measure", "epoch"])
+    row = curves.loc[("val_accuracy", 2)]
+    assert row["mean"] == pytest.approx(0.65) and row["seeds"] == 3
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        clip_accuracy(t_interval([0.6, 0.7, 0.65]))
+    )
+    assert ("clean_train_accuracy", 1) not in curves.index  # not measured at epoch 1
+    assert curves.loc[("clean_train_accuracy", 2), "ci_high"] <= 1.0
 
 
-def test_a_study_without_contrasts_gives_an_empty_table():
-    runs = planted_runs({"none": 0.0}, seeds=2)
-    table = contrasts(runs)
-    assert table.empty and "p_holm" in table.columns and "family" in table.columns
+def test_mcnemar_table_noise_floor_and_power():
+    images = study()
+    pairs = contrast_pairs(images["variant"].unique())
+    table = mcnemar_table(images, pairs)
+    assert len(table) == len(pairs) * 3
+    row = table[(table["variant"] == "rotation") & (table["seed"] == 2)].iloc[0]
+    first = images[(images["variant"] == "rotation") & (images["seed"] == 2)][
+        "last_epoch_correct"
+    ].to_numpy()
+    second = images[(images["variant"] == "none") & (images["seed"] == 2)][
+        "last_epoch_correct"
+    ].to_numpy()
+    assert row["only_variant_right"] == int(((first == 1) & (second == 0)).sum())
+    floor = noise_floor(table)
+    disagree = (table["only_variant_right"] + table["only_baseline_right"]) / table["images"]
+    assert floor["disagreement"] == pytest.approx(disagree.median())
+    power = study_power(contrasts(images))
+    assert power["level"] == pytest.approx(0.05 / 4)
+    assert 0 < power["detectable_twice_the_seeds"] < power["detectable"]

@@ -142,14 +142,19 @@ def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
                 cluster["epoch"].tolist() == local["epoch"].tolist() == list(range(1, epochs + 1))
             )
             # same seed, same single thread, deterministic ops: the same numbers
+            timings = ["epoch_seconds", "evaluation_seconds"]
             pd.testing.assert_frame_equal(
-                cluster.drop(columns="epoch_seconds"), local.drop(columns="epoch_seconds")
+                cluster.drop(columns=timings), local.drop(columns=timings)
+            )
+            pd.testing.assert_frame_equal(
+                pd.read_csv(workdir / run / "predictions.csv.gz"),
+                pd.read_csv(local_study / run / "predictions.csv.gz"),
             )
             cluster_metrics = json.loads((workdir / run / "metrics.json").read_text())
             local_metrics = json.loads((local_study / run / "metrics.json").read_text())
             assert cluster_metrics["config_hash"] == local_metrics["config_hash"]
             assert cluster_metrics["threads"] == local_metrics["threads"] == 1
-    for table in ("histories", "runs", "variants", "contrasts"):
+    for table in ("histories", "runs", "variants", "contrasts", "curves", "mcnemar"):
         cluster = pd.read_csv(workdir / "results" / "tables" / f"{table}.csv")
         local = pd.read_csv(local_study / "results" / "tables" / f"{table}.csv")
         assert cluster.shape == local.shape and list(cluster.columns) == list(local.columns)

@@ -21,12 +21,9 @@ def test_reference_config_is_the_reference_protocol():
     assert config["data"]["image_size"] == 150 and config["data"]["resize"] == "nearest"
     assert config["model"] == {"filters": [32, 64, 128, 128], "dense_units": 512}
     train = config["train"]
-    assert (
-        train["batch_size"],
-        train["steps_per_epoch"],
-        train["epochs"],
-        train["validation_steps"],
-    ) == (20, 100, 100, 50)
+    assert (train["batch_size"], train["steps_per_epoch"], train["epochs"]) == (20, 100, 100)
+    # the reference's 50 validation steps of 20 are one pass over its 1,000 validation images:
+    # every epoch scores the whole validation split once
     assert train["learning_rate"] == 1e-4 and len(train["seeds"]) == 3
     assert augmentation_settings(config).reference_arguments() == {
         "rotation_range": 40,
@@ -70,6 +67,10 @@ BAD = [
     ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..20"),
     ({"resources": {"train_threads": 0}}, "resources.train_threads", "minimum of 1"),
     ({"model": {"filters": []}}, "model.filters", "should be non-empty"),
+    ({"train": {"validation_steps": 50}}, "train.validation_steps", "whole validation split"),
+    ({"evaluation": {"clean_train_every": 0}}, "evaluation.clean_train_every", "minimum of 1"),
+    ({"analysis": {"alpha": 0.7}}, "analysis.alpha", "0.5"),
+    ({"analysis": {"equivalence_margin": 0}}, "analysis.equivalence_margin", "minimum of 0"),
 ]
 
 

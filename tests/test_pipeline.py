@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from augablate.augment import AugmentationLayer, augment_batch
-from augablate.pipeline import training_dataset, validation_dataset
+from augablate.pipeline import training_dataset
 from augablate.variants import AugmentationSettings, variant_transforms
 
 
@@ -73,14 +73,6 @@ def test_every_epoch_visits_every_training_image_once():
     seen = np.concatenate([x for x, _ in batches(dataset, 3)])
     firsts = {tuple(img[0, 0]) for img in seen.astype(np.uint8)}
     assert len(firsts) == len({tuple(img[0, 0]) for img in images})
-
-
-def test_validation_sees_the_same_shuffled_images_every_epoch():
-    images, labels = toy_cache(count=30)
-    dataset = validation_dataset(images, labels, batch_size=5, steps=2, binary=False, threads=1)
-    epochs = batches(dataset, 6)
-    assert np.array_equal(epochs[0][1], epochs[2][1]) and np.array_equal(epochs[1][1], epochs[3][1])
-    assert len(set(np.concatenate([epochs[0][1], epochs[1][1]]))) > 1, "not one class only"
 
 
 def test_in_model_placement_has_the_same_semantics():

@@ -1,52 +1,64 @@
-import re
+"""The report says what the tables say, in the words its verdict rule fixes."""
+
+import math
 
 import pandas as pd
 import pytest
-from test_analysis import planted_runs
+from test_analysis import study
 
-from augablate.analysis import contrasts, variant_summary
+from augablate.analysis import (
+    contrast_pairs,
+    contrasts,
+    mcnemar_table,
+    noise_floor,
+    study_power,
+    variant_summary,
+)
 from augablate.report import build_report, effect_sentence
-
-
-def study_tables(seeds):
-    runs = planted_runs({"none": 0.0, "rotation": 0.06, "zoom": 0.0, "all": 0.04}, seeds=seeds)
-    runs["final_train_accuracy"] = runs["final_val_accuracy"] + 0.2
-    runs["generalization_gap"] = 0.2
-    runs["best_val_accuracy"] = runs["final_val_accuracy"]
-    runs["min_val_loss"] = 0.5
-    runs["val_loss_rise"] = 0.1
-    return runs, variant_summary(runs), contrasts(runs)
-
 
 CONFIG = {
     "data": {"name": "toy", "source": "embedded"},
     "model": {"filters": [8], "dense_units": 4},
-    "train": {
-        "batch_size": 2,
-        "steps_per_epoch": 1,
-        "epochs": 3,
-        "validation_steps": 1,
-        "learning_rate": 0.001,
-    },
+    "train": {"batch_size": 2, "steps_per_epoch": 1, "epochs": 3, "learning_rate": 0.001},
+    "evaluation": {"clean_train_every": 1, "clean_train_images": 1000},
     "augmentation": {"rotation": 40, "shear": 0.2},
-    "analysis": {"last_k": 2},
+    "analysis": {"last_k": 2, "alpha": 0.05, "equivalence_margin": 1.0},
 }
 META = {
-    "classes": ["a", "b"],
+    "classes": ["cat", "dog"],
     "image_size": 8,
     "resize": "nearest",
-    "splits": {"train": {"count": 10}, "validation": {"count": 1000}},
+    "splits": {"train": {"count": 10}, "validation": {"count": 600}},
 }
 
 
-def render(seeds):
-    runs, variants, table = study_tables(seeds)
+def tables(seeds=3):
+    images = study(seeds=seeds)
+    runs = (
+        images.groupby(["variant", "seed"], sort=False)["score"]
+        .mean()
+        .rename("final_val_accuracy")
+        .reset_index()
+    )
+    runs["final_clean_train_accuracy"] = runs["final_val_accuracy"] + 0.2
+    runs["final_augmented_batch_accuracy"] = runs["final_val_accuracy"] + 0.1
+    runs["best_val_accuracy"] = runs["final_val_accuracy"]
+    runs["generalization_gap"] = 0.2
+    runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.1
+    return images, runs, variant_summary(runs, images), contrasts(images)
+
+
+def render(seeds=3):
+    images, runs, variants, table = tables(seeds)
+    mcnemar = mcnemar_table(images, contrast_pairs(images["variant"].unique()))
     text = build_report(
         config=CONFIG,
         meta=META,
         variants=variants,
         runs=runs,
-        contrast_table=table,
+        contrasts=table,
+        floor=noise_floor(mcnemar),
+        power=study_power(table),
         run_metrics=[],
         figures={"Curves": "figures/c.png"},
         command="snakemake --cores 4",
@@ -54,78 +66,111 @@ def render(seeds):
     return text, variants, table
 
 
-def test_report_names_every_variant_and_matches_the_tables():
-    text, variants, table = render(seeds=5)
-    for variant in ["none", "rotation", "zoom", "all"]:
-        assert f"| {variant} " in text or f"`{variant}`" in text
+def test_report_matches_the_tables_and_names_populations():
+    text, variants, table = render()
     for _, row in variants.iterrows():
+        assert f"| {row['variant']} " in text
         assert f"{row['final_val_accuracy_mean'] * 100:.1f}%" in text
-    rotation = table.set_index("variant").loc["rotation"]
-    assert f"raised validation accuracy by {rotation['difference'] * 100:.1f} points" in text
-    assert "significant after Holm correction" in text
-    assert re.search(r"`zoom` changed validation accuracy by [+-]\d\.\d points .*seed noise", text)
+    rotation = table[(table["family"] == "alone") & (table["transform"] == "rotation")].iloc[0]
+    assert (
+        f"`rotation` alone (against `none`) raised validation accuracy by "
+        f"{rotation['difference'] * 100:.1f} points" in text
+    )
+    assert "over seeds and images" in text and "**it helps**" in text
+    assert "### Verdicts (4 primary contrasts, Holm-corrected together)" in text
+    assert "### Descriptive contrasts (not part of the corrected family)" in text
+    assert "Adding `rotation` to the others (`all` vs `all-minus-rotation`)" in text
+    assert "Noise floor: every run scores the same 600 distinct validation images" in text
+    assert "with 80% power at Holm's strictest level (alpha = 0.0125)" in text
+    assert "Chance level: the majority class is 66.7% of the validation images" in text
     assert "![Curves](figures/c.png)" in text
     assert "Note on shear" in text and "0.2 degrees" in text
 
 
-def test_one_seed_report_says_no_test_is_possible():
-    text, _, _ = render(seeds=1)
-    assert "with one seed no test is possible" in text
-    assert "significant" not in text
+def test_one_seed_report_gives_no_verdicts():
+    text, _, table = render(seeds=1)
+    assert set(table.loc[table["primary"], "verdict"]) == {"single seed"}
+    assert "over images (one seed)" in text
+    assert "with one seed this interval speaks about validation images only" in text
+    assert "**it helps**" not in text and "**it hurts**" not in text
+    assert "the effect this study could detect across seeds cannot be computed" in text
+
+
+BASE = {
+    "family": "alone",
+    "variant": "zoom",
+    "baseline": "none",
+    "transform": "zoom",
+    "population": "seeds and images",
+    "difference": 0.05,
+    "ci_low": 0.03,
+    "ci_high": 0.07,
+    "p_value": 0.001,
+    "p_holm": 0.004,
+    "p_equivalence_holm": 0.9,
+    "margin": 0.01,
+}
 
 
 @pytest.mark.parametrize(
-    "row, wording",
+    "verdict, changes, wording",
     [
         (
-            {
-                "difference": 0.05,
-                "ci_low": 0.03,
-                "ci_high": 0.07,
-                "seeds": 3,
-                "p_value": 0.01,
-                "p_holm": 0.02,
-                "effect_size_dz": 3.0,
-            },
-            "raised validation accuracy by 5.0 points [95% CI +3.0, +7.0], significant",
+            "helps",
+            {},
+            "`zoom` alone (against `none`) raised validation accuracy by 5.0 points "
+            "(95% CI +3.0 to +7.0 points over seeds and images; Holm-adjusted p = 0.004): "
+            "**it helps**.",
         ),
         (
-            {
-                "difference": -0.05,
-                "ci_low": -0.07,
-                "ci_high": -0.03,
-                "seeds": 3,
-                "p_value": 0.01,
-                "p_holm": 0.02,
-                "effect_size_dz": -3.0,
-            },
-            "lowered validation accuracy by 5.0 points",
+            "hurts",
+            {"difference": -0.05, "ci_low": -0.07, "ci_high": -0.03},
+            "lowered validation accuracy by 5.0 points (95% CI -7.0 to -3.0 points",
         ),
         (
+            "negligible",
             {
-                "difference": 0.05,
-                "ci_low": 0.01,
-                "ci_high": 0.09,
-                "seeds": 3,
-                "p_value": 0.04,
-                "p_holm": 0.2,
-                "effect_size_dz": 1.0,
-            },
-            "does not survive Holm correction",
-        ),
-        (
-            {
-                "difference": 0.01,
-                "ci_low": -0.02,
-                "ci_high": 0.04,
-                "seeds": 3,
-                "p_value": 0.4,
+                "difference": 0.001,
+                "ci_low": -0.004,
+                "ci_high": 0.006,
                 "p_holm": 0.8,
-                "effect_size_dz": 0.3,
+                "p_equivalence_holm": 0.01,
             },
-            "no difference distinguishable from seed noise",
+            "the whole effect lies within +-1 points (equivalence test, Holm-adjusted p = 0.010): "
+            "**no effect larger than +-1 points**.",
+        ),
+        (
+            "inconclusive",
+            {"difference": 0.01, "ci_low": -0.02, "ci_high": 0.04, "p_holm": 0.6},
+            "**inconclusive**: we could not tell whether it helps, hurts or changes accuracy by "
+            "less than +-1 points.",
+        ),
+        (
+            "inconclusive",
+            {"ci_low": 0.001, "p_holm": 0.2},
+            "its 95% CI excludes zero, but not after Holm's correction over the 12 primary "
+            "contrasts",
+        ),
+        (
+            "single seed",
+            {"population": "images (one seed)"},
+            "over images (one seed)): with one seed this interval speaks about validation images "
+            "only",
+        ),
+        (
+            "untestable",
+            {"ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan},
+            "the compared runs score every image alike in every seed",
+        ),
+        (
+            "descriptive",
+            {"family": "overall", "variant": "all", "transform": "", "p_holm": math.nan},
+            "All transforms together (`all` vs `none`) changed validation accuracy by +5.0 points "
+            "(95% CI +3.0 to +7.0 points over seeds and images; unadjusted p = 0.001): "
+            "descriptive, no verdict.",
         ),
     ],
 )
-def test_wording_follows_the_significance_rule(row, wording):
-    assert wording in effect_sentence(pd.Series(row), "`x`")
+def test_every_verdict_has_its_sentence(verdict, changes, wording):
+    row = pd.Series({**BASE, **changes, "verdict": verdict})
+    assert wording in effect_sentence(row, family_size=12)

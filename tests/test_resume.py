@@ -26,7 +26,7 @@ SETTINGS = {
     "batch_size": 8,
     "steps_per_epoch": 4,
     "epochs": EPOCHS,
-    "validation_steps": 2,
+    "clean_train_every": 2,
     "learning_rate": 1e-3,
     "filters": [8, 16, 16],
     "dense_units": 16,
@@ -40,7 +40,15 @@ AUGMENTATION = {
     "horizontal_flip": True,
     "fill_mode": "nearest",
 }
-METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+METRIC_COLUMNS = [
+    "epoch",
+    "augmented_batch_loss",
+    "augmented_batch_accuracy",
+    "clean_train_loss",
+    "clean_train_accuracy",
+    "val_loss",
+    "val_accuracy",
+]
 
 # Runs one training. Test-only hooks around each checkpoint: ``slow_checkpoints`` sleeps before
 # it is saved, so that the test can kill the process while it trains whatever the machine's
@@ -53,9 +61,9 @@ from augablate.variants import AugmentationSettings
 args = json.loads(sys.argv[1])
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 save = train.save_checkpoint
-def hooked_save(folder, model, state):
+def hooked_save(folder, model, state, arrays):
     time.sleep(args["slow_checkpoints"])
-    save(folder, model, state)
+    save(folder, model, state, arrays)
     if state["epoch"] == args["exit_after"]:
         os._exit(9)
 train.save_checkpoint = hooked_save
@@ -67,9 +75,9 @@ train.run_training(
     augmentation=AugmentationSettings.from_config(args["augmentation"]),
     settings=train.TrainSettings(**args["settings"]),
     history_path=run / "history.csv",
+    predictions_path=run / "predictions.csv.gz",
     metrics_path=run / "metrics.json",
     threads=1,
-    last_k=2,
 )
 """
 
@@ -107,14 +115,21 @@ def start(cache: Path, run: Path, placement="pipeline", slow_checkpoints=0.0, ex
 
 
 def finish(process: subprocess.Popen, run: Path) -> pd.DataFrame:
+    """The run's history, with its per-image predictions attached (``.attrs``)."""
     assert process.wait(timeout=120) == 0, (run / "log.txt").read_text()[-3000:]
-    return pd.read_csv(run / "history.csv")
+    history = pd.read_csv(run / "history.csv")
+    history.attrs["predictions"] = pd.read_csv(run / "predictions.csv.gz")
+    return history
 
 
 def assert_same_history(history: pd.DataFrame, expected: pd.DataFrame) -> None:
-    """Every epoch's losses and accuracies equal, bit for bit (epoch times differ)."""
+    """Every epoch's losses and accuracies, and every per-image prediction, equal bit for bit
+    (epoch times differ)."""
     pd.testing.assert_frame_equal(
         history[METRIC_COLUMNS], expected[METRIC_COLUMNS], check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        history.attrs["predictions"], expected.attrs["predictions"], check_exact=True
     )
 
 
@@ -161,7 +176,7 @@ def test_a_killed_training_resumes_to_the_uninterrupted_history(
 def test_same_config_and_seed_give_identical_histories(cache, tmp_path, uninterrupted):
     again = finish(start(cache, tmp_path), tmp_path)
     assert_same_history(again, uninterrupted)
-    assert uninterrupted["loss"].nunique() == EPOCHS  # it did train
+    assert uninterrupted["augmented_batch_loss"].nunique() == EPOCHS  # it did train
 
 
 def test_a_damaged_checkpoint_starts_the_run_again(cache, tmp_path, uninterrupted):
@@ -183,6 +198,7 @@ def test_a_checkpoint_of_another_config_is_not_used(cache, tmp_path):
         "epoch": 3,
         "fingerprint": "0" * 16,
         "weights": "epoch-0003.weights.h5",
+        "arrays": "epoch-0003.arrays.npz",
         "history": [],
         "wall_seconds": 1.0,
         "resumed_at_epochs": [],

@@ -33,7 +33,7 @@ from augablate.variants import AugmentationSettings
 
 cache, out = Path(sys.argv[1]), Path(sys.argv[2])
 settings = TrainSettings(
-    batch_size=64, steps_per_epoch=15, epochs=3, validation_steps=4,
+    batch_size=64, steps_per_epoch=15, epochs=3,
     filters=[64, 128], dense_units=32, learning_rate=1e-3,
 )
 augmentation = AugmentationSettings.from_config({
@@ -41,8 +41,8 @@ augmentation = AugmentationSettings.from_config({
     "horizontal_flip": True, "fill_mode": "nearest",
 })
 wall, cpu = time.perf_counter(), time.process_time()
-run_training(cache, "all", 1, augmentation, settings, out / "history.csv", out / "metrics.json",
-             threads=1, last_k=1)
+run_training(cache, "all", 1, augmentation, settings, out / "history.csv",
+             out / "predictions.csv.gz", out / "metrics.json", threads=1)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 print(json.dumps({"wall_seconds": wall, "cpu_seconds": cpu}))
 """

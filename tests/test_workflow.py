@@ -8,6 +8,7 @@ import json
 import threading
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -69,37 +70,120 @@ def test_smoke_study_end_to_end(smoke_study):
     workdir, config = smoke_study
     variants, seeds = config["variants"], config["train"]["seeds"]
     epochs = config["train"]["epochs"]
+    tables = workdir / "results" / "tables"
+    images = pd.read_csv(tables / "images.csv.gz")
+    runs = pd.read_csv(tables / "runs.csv")
     for variant in variants:
         for seed in seeds:
             run = workdir / "results" / "runs" / variant / f"seed-{seed}"
             history = pd.read_csv(run / "history.csv")
             assert history["epoch"].tolist() == list(range(1, epochs + 1))
-            assert history[["loss", "accuracy", "val_loss", "val_accuracy"]].notna().all().all()
-            assert history["accuracy"].between(0, 1).all()
+            measured = [
+                "augmented_batch_loss",
+                "augmented_batch_accuracy",
+                "val_loss",
+                "val_accuracy",
+            ]
+            assert history[measured].notna().all().all()
+            assert history["clean_train_accuracy"].notna().all()  # clean_train_every: 1
+            assert history["val_accuracy"].between(0, 1).all()
+            # every validation image scored exactly once per epoch, and the epoch's accuracy is
+            # the mean of those per-image results
+            predictions = pd.read_csv(run / "predictions.csv.gz")
+            assert (
+                predictions.groupby("epoch")["image"].agg(["count", "nunique"]).eq(1198).all().all()
+            )
+            by_epoch = predictions.groupby("epoch")["correct"].mean()
+            np.testing.assert_allclose(by_epoch.to_numpy(), history["val_accuracy"].to_numpy())
+            headline = runs[(runs["variant"] == variant) & (runs["seed"] == seed)]
+            per_image = images[(images["variant"] == variant) & (images["seed"] == seed)]
+            assert headline["final_val_accuracy"].iloc[0] == pytest.approx(
+                per_image["score"].mean()
+            )
             metrics = json.loads((run / "metrics.json").read_text())
             assert (metrics["variant"], metrics["seed"]) == (variant, seed)
             assert metrics["environment"]["tensorflow"] and metrics["wall_seconds"] > 0
+            assert metrics["validation_images"] == 1198 and metrics["clean_train_images"] == 599
             assert len(metrics["config_hash"]) == 16
             log = (workdir / "logs" / "train" / variant / f"seed-{seed}.log").read_text()
             assert f"epoch {epochs}/{epochs}" in log
             with open(workdir / "benchmarks" / "train" / variant / f"seed-{seed}.tsv") as handle:
                 assert "max_rss" in next(csv.reader(handle, delimiter="\t"))
-    tables = workdir / "results" / "tables"
-    runs = pd.read_csv(tables / "runs.csv")
     assert len(runs) == len(variants) * len(seeds)
     assert sorted(map(tuple, runs[["variant", "seed"]].values.tolist())) == sorted(
         (v, s) for v in variants for s in seeds
     )
     assert len(pd.read_csv(tables / "histories.csv")) == len(variants) * len(seeds) * epochs
+    assert len(images) == len(variants) * len(seeds) * 1198
     summary = pd.read_csv(tables / "variants.csv")
     assert summary["variant"].tolist() == variants and (summary["seeds"] == len(seeds)).all()
+    contrasts = pd.read_csv(tables / "contrasts.csv")
+    assert set(contrasts["verdict"]) <= {
+        "helps",
+        "hurts",
+        "negligible",
+        "inconclusive",
+        "descriptive",
+    }
     report = (workdir / "results" / "report.md").read_text()
     for variant in variants:
         assert f"| {variant} " in report
+    assert "### Verdicts (1 primary contrasts, Holm-corrected together)" in report
     for figure in (workdir / "results" / "figures").iterdir():
         assert figure.read_bytes()[:8] == PNG_MAGIC, figure
         assert f"(figures/{figure.name})" in report
     assert len(list((workdir / "results" / "figures").iterdir())) == 6
+
+
+def scheduled(workdir, *changes: str) -> dict[str, int]:
+    """The jobs a dry run of the smoke study with ``changes`` (YAML texts, added after the
+    study's config) would run, per rule."""
+    files = []
+    for index, text in enumerate(changes):
+        path = workdir / f"change-{index}.yaml"
+        path.write_text(text)
+        files.append(str(path))
+    result = run_snakemake(
+        workdir, "-n", "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), *files
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    stats = result.stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    counts = dict(line.split() for line in stats if line.strip())
+    counts.pop("total")
+    return {rule: int(count) for rule, count in counts.items()}
+
+
+ANALYSIS = {"aggregate": 1, "figure": 5, "report": 1, "all": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("", {}),
+        ("train: {seeds: [1, 2, 3]}\n", {"train": 3, **ANALYSIS}),
+        (
+            "variants: [none, rotation, zoom, all]\n",
+            {"train": 2, "augmentation_grid": 1, **ANALYSIS},
+        ),
+        ("analysis: {last_k: 1}\n", ANALYSIS),
+        ("analysis: {equivalence_margin: 2.0}\n", ANALYSIS),
+        ("analysis: {grid_draws: 1}\n", {"augmentation_grid": 1, "report": 1, "all": 1}),
+        ("augmentation: {rotation: 20}\n", {"train": 4, "augmentation_grid": 1, **ANALYSIS}),
+        ("augmentation: {zoom: 0.1}\n", {"train": 2, "augmentation_grid": 1, **ANALYSIS}),
+        ("train: {learning_rate: 0.01}\n", {"train": 6, **ANALYSIS}),
+    ],
+    ids=["nothing", "a-seed", "a-variant", "last-k", "margin", "grid", "rotation", "zoom", "lr"],
+)
+def test_a_study_grows_by_retraining_only_what_a_change_touches(smoke_study, change, expected):
+    """After a finished study, a dry run schedules only the jobs whose result the change can
+    affect: a seed or a variant trains only the new runs, an analysis key trains nothing, a
+    transform's range retrains the variants that use it (rotation: rotation and all; zoom:
+    all), the learning rate retrains everything."""
+    workdir, _ = smoke_study
+    assert scheduled(workdir, *([change] if change else [])) == expected
 
 
 @pytest.mark.slow

@@ -1,35 +1,78 @@
-"""Tidy tables and statistics over the runs of a study.
+"""Tidy tables and statistics over the runs of a study (definitions: config/README.md).
 
+- images: one row per (variant, seed, validation image): the image's score, its accuracy over
+  the last k epochs, the evidence every accuracy statistic is built from;
 - histories: one row per (variant, seed, epoch);
-- runs: one row per (variant, seed) with the per-run metrics defined in config/README.md;
-- variants: one row per variant, mean, SD and a t-based 95% CI over seeds;
-- contrasts: paired differences (the same seeds in every variant): every variant against
-  ``none`` (what a transform adds alone) and ``all`` against each ``all-minus-X`` (what X adds in
-  company), with a paired t-test, Holm-adjusted p-values and a paired effect size (Cohen's d_z).
+- runs: one row per (variant, seed), the per-run metrics of :data:`RUN_METRICS`;
+- variants: one row per variant: validation accuracy with a 95% CI over seeds *and* images,
+  the other metrics with a t-interval over seeds;
+- curves: one row per (variant, epoch, measure): mean and 95% t-interval over seeds, the bands
+  the learning-curve figures draw;
+- contrasts: paired differences between variants with a 95% CI and tests over seeds and images
+  (:mod:`augablate.inference`), Holm's correction over the primary family, and a verdict;
+- mcnemar: the exact McNemar cross-check of every contrast, one row per seed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
+from augablate.inference import crossed_mean, design, holm, mcnemar_exact
 from augablate.variants import ALL, ALL_MINUS, NONE, TRANSFORMS, all_variant_names
 
 RUN_METRICS = {
-    "final_val_accuracy": "mean validation accuracy over the last k epochs",
-    "final_train_accuracy": "mean training accuracy over the last k epochs",
-    "generalization_gap": "training minus validation accuracy over the last k epochs",
+    "final_val_accuracy": "validation accuracy over the last k epochs: the mean of the "
+    "per-image scores (each image's fraction right over those epochs)",
+    "final_clean_train_accuracy": "accuracy on the fixed sample of un-augmented training "
+    "images, mean over the epochs within the last k at which it was measured",
+    "generalization_gap": "final_clean_train_accuracy minus final_val_accuracy",
+    "final_augmented_batch_accuracy": "Keras' running accuracy over the training batches as "
+    "fed (augmented), mean over the last k epochs",
     "best_val_accuracy": "highest validation accuracy of any epoch",
     "best_val_accuracy_epoch": "first epoch that reached it",
     "min_val_loss": "lowest validation loss of any epoch",
     "min_val_loss_epoch": "first epoch that reached it",
     "final_val_loss": "validation loss of the last epoch",
     "val_loss_rise": "final minus minimum validation loss (the overfitting signature)",
+}
+#: Run metrics that are accuracies (their intervals are kept within 0..1).
+ACCURACY_METRICS = (
+    "final_val_accuracy",
+    "final_clean_train_accuracy",
+    "final_augmented_batch_accuracy",
+    "best_val_accuracy",
+)
+SEED_METRICS = (
+    "final_clean_train_accuracy",
+    "generalization_gap",
+    "final_augmented_batch_accuracy",
+    "best_val_accuracy",
+    "min_val_loss",
+    "val_loss_rise",
+)
+CURVE_MEASURES = (
+    "augmented_batch_accuracy",
+    "clean_train_accuracy",
+    "val_accuracy",
+    "augmented_batch_loss",
+    "clean_train_loss",
+    "val_loss",
+)
+
+# Families of contrasts. The primary family (single transforms against none, and all against
+# all minus each) is corrected together; a study with neither asks the overall question.
+ALONE, IN_COMPANY, OVERALL, OTHER = "alone", "in company", "overall", "other"
+FAMILY_QUESTIONS = {
+    ALONE: "what a transform does alone (X vs none)",
+    IN_COMPANY: "what a transform adds to the others (all vs all minus X)",
+    OVERALL: "what all transforms together do (all vs none)",
+    OTHER: "all minus X vs none",
 }
 
 
@@ -42,6 +85,41 @@ def variant_order(variants: Iterable[str]) -> list[str]:
     )
 
 
+def _in_study_order(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    order = variant_order(table["variant"])
+    table = table.assign(variant=pd.Categorical(table["variant"], order, ordered=True))
+    table = table.sort_values(list(keys)).reset_index(drop=True)
+    return table.assign(variant=table["variant"].astype(str))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-image evidence and per-run tables
+# --------------------------------------------------------------------------------------------
+
+
+def image_scores(predictions: pd.DataFrame, last_k: int) -> pd.DataFrame:
+    """One run's per-image scores: the fraction of the last k epochs each validation image was
+    right, and whether it was right at the last epoch."""
+    last = int(predictions["epoch"].max())
+    tail = predictions[predictions["epoch"] > last - last_k]
+    grouped = tail.groupby("image", sort=False)
+    scores = grouped.agg(label=("label", "first"), score=("correct", "mean")).reset_index()
+    final = predictions[predictions["epoch"] == last].set_index("image")["correct"]
+    scores["last_epoch_correct"] = scores["image"].map(final).astype(int)
+    return scores
+
+
+def image_table(runs: Sequence[tuple[str, int, pd.DataFrame]], last_k: int) -> pd.DataFrame:
+    """One row per (variant, seed, image) from each run's predictions."""
+    frames = []
+    for variant, seed, predictions in runs:
+        frame = image_scores(predictions, last_k)
+        frame.insert(0, "seed", int(seed))
+        frame.insert(0, "variant", variant)
+        frames.append(frame)
+    return _in_study_order(pd.concat(frames, ignore_index=True), ["variant", "seed"])
+
+
 def tidy_histories(histories: Sequence[tuple[str, int, pd.DataFrame]]) -> pd.DataFrame:
     """Stack per-run histories into one table with ``variant`` and ``seed`` columns."""
     frames = []
@@ -50,12 +128,7 @@ def tidy_histories(histories: Sequence[tuple[str, int, pd.DataFrame]]) -> pd.Dat
         frame.insert(0, "seed", int(seed))
         frame.insert(0, "variant", variant)
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    order = variant_order(table["variant"])
-    table["variant"] = pd.Categorical(table["variant"], order, ordered=True)
-    table = table.sort_values(["variant", "seed", "epoch"]).reset_index(drop=True)
-    table["variant"] = table["variant"].astype(str)
-    return table
+    return _in_study_order(pd.concat(frames, ignore_index=True), ["variant", "seed", "epoch"])
 
 
 def summarize_run(history: pd.DataFrame, last_k: int) -> dict:
@@ -65,12 +138,13 @@ def summarize_run(history: pd.DataFrame, last_k: int) -> dict:
     best = run.loc[run["val_accuracy"].idxmax()]
     lowest = run.loc[run["val_loss"].idxmin()]
     final_val = float(tail["val_accuracy"].mean())
-    final_train = float(tail["accuracy"].mean())
+    final_clean = float(tail["clean_train_accuracy"].mean())  # NaN-skipping: measured epochs
     return {
         "epochs": int(run["epoch"].max()),
         "final_val_accuracy": final_val,
-        "final_train_accuracy": final_train,
-        "generalization_gap": final_train - final_val,
+        "final_clean_train_accuracy": final_clean,
+        "generalization_gap": final_clean - final_val,
+        "final_augmented_batch_accuracy": float(tail["augmented_batch_accuracy"].mean()),
         "best_val_accuracy": float(best["val_accuracy"]),
         "best_val_accuracy_epoch": int(best["epoch"]),
         "min_val_loss": float(lowest["val_loss"]),
@@ -78,6 +152,7 @@ def summarize_run(history: pd.DataFrame, last_k: int) -> dict:
         "final_val_loss": float(run["val_loss"].iloc[-1]),
         "val_loss_rise": float(run["val_loss"].iloc[-1] - lowest["val_loss"]),
         "train_seconds": float(run["epoch_seconds"].sum()),
+        "evaluation_seconds": float(run["evaluation_seconds"].sum()),
     }
 
 
@@ -90,8 +165,14 @@ def run_summary(histories: pd.DataFrame, last_k: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------------------------
+# Intervals
+# --------------------------------------------------------------------------------------------
+
+
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Two-sided t-based confidence interval of a mean; NaNs for fewer than two values."""
+    """Two-sided t-based confidence interval of a mean over seeds; NaNs for fewer than two
+    values, the mean itself when they are all equal."""
     values = np.asarray(values, dtype=float)
     n = len(values)
     if n < 2:
@@ -104,116 +185,335 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return (float(low), float(high))
 
 
-def variant_summary(runs: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per variant: seeds, and mean / SD / 95% CI of each metric over seeds."""
-    metrics = list(
-        metrics
-        or [
-            "final_val_accuracy",
-            "final_train_accuracy",
-            "generalization_gap",
-            "best_val_accuracy",
-            "min_val_loss",
-            "val_loss_rise",
-        ]
+def clip_accuracy(interval: tuple[float, float]) -> tuple[float, float]:
+    """An accuracy interval kept within 0..1 (NaNs stay NaN)."""
+    low, high = interval
+    return (
+        low if math.isnan(low) else min(max(low, 0.0), 1.0),
+        high if math.isnan(high) else min(max(high, 0.0), 1.0),
     )
+
+
+def score_matrix(images: pd.DataFrame, variant: str, column: str = "score") -> pd.DataFrame:
+    """A variant's per-image scores as a seeds x images table (rows sorted by seed)."""
+    rows = images[images["variant"] == variant]
+    return rows.pivot(index="seed", columns="image", values=column).sort_index()
+
+
+def chance_level(images: pd.DataFrame) -> float:
+    """The majority class's share of the distinct validation images scored."""
+    labels = images.drop_duplicates("image")["label"]
+    return float(labels.value_counts(normalize=True).max())
+
+
+def variant_summary(runs: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant: validation accuracy with its 95% CI over seeds and images, and
+    mean / SD / 95% t-interval over seeds of the other run metrics."""
+    chance = chance_level(images)
     rows = []
     for variant in variant_order(runs["variant"]):
         group = runs[runs["variant"] == variant]
-        row: dict = {"variant": variant, "seeds": int(group["seed"].nunique())}
-        for metric in metrics:
+        estimate = crossed_mean(score_matrix(images, variant).to_numpy(float))
+        low, high = clip_accuracy(estimate.interval())
+        values = group["final_val_accuracy"].to_numpy(float)
+        row: dict = {
+            "variant": variant,
+            "seeds": int(group["seed"].nunique()),
+            "images": estimate.images,
+            "final_val_accuracy_mean": estimate.estimate,
+            "final_val_accuracy_sd": values.std(ddof=1) if len(values) > 1 else math.nan,
+            "final_val_accuracy_ci_low": low,
+            "final_val_accuracy_ci_high": high,
+            "final_val_accuracy_ci_population": estimate.population,
+            "chance_level": chance,
+            "above_chance": bool(low > chance) if not math.isnan(low) else False,
+        }
+        for metric in SEED_METRICS:
             values = group[metric].to_numpy(float)
-            low, high = t_interval(values)
-            row[f"{metric}_mean"] = values.mean()
+            interval = t_interval(values)
+            if metric in ACCURACY_METRICS:
+                interval = clip_accuracy(interval)
+            row[f"{metric}_mean"] = float(np.nanmean(values))
             row[f"{metric}_sd"] = values.std(ddof=1) if len(values) > 1 else math.nan
-            row[f"{metric}_ci_low"] = low
-            row[f"{metric}_ci_high"] = high
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = interval
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def contrast_pairs(variants: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(family, variant, baseline) pairs present in the study.
+def learning_curves(histories: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, epoch, measure): mean and 95% t-interval over seeds. Epochs at
+    which a measure was not taken (clean training accuracy between evaluations) are left out."""
+    rows = []
+    for (variant, epoch), group in histories.groupby(["variant", "epoch"], sort=False):
+        for measure in CURVE_MEASURES:
+            values = group[measure].dropna().to_numpy(float)
+            if not len(values):
+                continue
+            low, high = t_interval(values)
+            if measure.endswith("accuracy"):
+                low, high = clip_accuracy((low, high))
+            rows.append(
+                {
+                    "variant": variant,
+                    "epoch": int(epoch),
+                    "measure": measure,
+                    "seeds": len(values),
+                    "mean": float(values.mean()),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    return _in_study_order(pd.DataFrame(rows), ["variant", "measure", "epoch"])
 
-    add-one: each variant against ``none``; leave-one-out: ``all`` against ``all-minus-X``
-    (the difference is what X adds in company).
-    """
+
+# --------------------------------------------------------------------------------------------
+# Contrasts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contrast:
+    family: str
+    variant: str
+    baseline: str
+    transform: str  # the transform the contrast is about ("" for the overall one)
+    primary: bool
+
+
+def contrast_pairs(variants: Iterable[str]) -> list[Contrast]:
+    """The contrasts a study's variants allow, primary family first."""
     present = set(variants)
-    pairs = []
-    if NONE in present:
-        pairs += [("add-one", v, NONE) for v in variant_order(present) if v != NONE]
-    if ALL in present:
-        pairs += [
-            ("leave-one-out", ALL, ALL_MINUS + name)
-            for name in TRANSFORMS
-            if ALL_MINUS + name in present
-        ]
+    alone = [t for t in TRANSFORMS if t in present and NONE in present]
+    company = [t for t in TRANSFORMS if ALL in present and ALL_MINUS + t in present]
+    primary = bool(alone or company)
+    pairs = [Contrast(ALONE, t, NONE, t, True) for t in alone]
+    pairs += [Contrast(IN_COMPANY, ALL, ALL_MINUS + t, t, True) for t in company]
+    if NONE in present and ALL in present:
+        pairs.append(Contrast(OVERALL, ALL, NONE, "", not primary))
+    pairs += [
+        Contrast(OTHER, ALL_MINUS + t, NONE, t, False)
+        for t in TRANSFORMS
+        if ALL_MINUS + t in present and NONE in present
+    ]
     return pairs
 
 
-def contrasts(runs: pd.DataFrame, metric: str = "final_val_accuracy") -> pd.DataFrame:
-    """Paired differences ``variant - baseline`` over the seeds both have.
+def paired_matrices(images: pd.DataFrame, variant: str, baseline: str, column: str = "score"):
+    """(seeds, first, second): the two variants' seeds x images tables over the seeds and
+    images both have, in the same order."""
+    first, second = score_matrix(images, variant, column), score_matrix(images, baseline, column)
+    seeds = sorted(set(first.index) & set(second.index))
+    common = sorted(set(first.columns) & set(second.columns))
+    return (
+        seeds,
+        first.loc[seeds, common].to_numpy(float),
+        second.loc[seeds, common].to_numpy(float),
+    )
 
-    Paired t-test (scipy.stats.ttest_rel), t-based 95% CI of the mean difference, Holm-adjusted
-    p-values within each family (statsmodels), and Cohen's d_z = mean / SD of the differences.
-    With fewer than two common seeds no test is possible: p and CI are NaN.
+
+CONTRAST_COLUMNS = [
+    "family",
+    "primary",
+    "variant",
+    "baseline",
+    "transform",
+    "metric",
+    "population",
+    "seeds",
+    "images",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "standard_error",
+    "p_value",
+    "p_holm",
+    "margin",
+    "p_equivalence",
+    "p_equivalence_holm",
+    "verdict",
+    "seed_variance",
+    "image_variance",
+    "residual_variance",
+    "minimum_detectable_effect",
+    "mcnemar_seeds",
+    "mcnemar_agreeing_seeds",
+]
+
+
+ADJUSTED = ("p_holm", "p_equivalence_holm", "verdict")
+
+
+def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -> pd.DataFrame:
+    """Every contrast of :func:`contrast_pairs`, estimated over seeds and images.
+
+    Holm's correction runs over the primary family, once for the difference tests and once
+    for the equivalence tests (``|difference| >= margin``). Verdicts (:func:`verdict`) are
+    given for the primary family; the others are ``descriptive``.
     """
-    table = runs.pivot_table(index="seed", columns="variant", values=metric)
+    pairs = contrast_pairs(images["variant"].unique())
+    primary_count = sum(pair.primary for pair in pairs)
+    mcnemar = mcnemar_table(images, pairs, alpha)
     rows = []
-    for family, variant, baseline in contrast_pairs(runs["variant"]):
-        both = table[[variant, baseline]].dropna()
-        diff = (both[variant] - both[baseline]).to_numpy(float)
-        n = len(diff)
-        low, high = t_interval(diff)
-        if n >= 2 and np.std(diff, ddof=1) > 0:
-            p = float(stats.ttest_rel(both[variant], both[baseline]).pvalue)
-            effect = float(diff.mean() / diff.std(ddof=1))
-        else:
-            p, effect = math.nan, math.nan
+    for pair in pairs:
+        _, first, second = paired_matrices(images, pair.variant, pair.baseline)
+        estimate = crossed_mean(first - second)
+        low, high = estimate.interval()
+        checks = mcnemar[
+            (mcnemar["variant"] == pair.variant) & (mcnemar["baseline"] == pair.baseline)
+        ]
+        same_sign = np.sign(checks["difference"]) == np.sign(estimate.estimate)
+        agreeing = checks["significant"] & same_sign
         rows.append(
             {
-                "family": family,
-                "variant": variant,
-                "baseline": baseline,
-                "transform": _contrast_transform(family, variant, baseline),
-                "metric": metric,
-                "seeds": n,
-                "difference": float(diff.mean()) if n else math.nan,
+                "family": pair.family,
+                "primary": pair.primary,
+                "variant": pair.variant,
+                "baseline": pair.baseline,
+                "transform": pair.transform,
+                "metric": "final_val_accuracy",
+                "population": estimate.population,
+                "seeds": estimate.seeds,
+                "images": estimate.images,
+                "difference": estimate.estimate,
                 "ci_low": low,
                 "ci_high": high,
-                "p_value": p,
-                "effect_size_dz": effect,
+                "standard_error": estimate.standard_error,
+                "p_value": estimate.p_value(),
+                "margin": margin,
+                "p_equivalence": estimate.equivalence_p_value(margin),
+                "seed_variance": estimate.seed_variance,
+                "image_variance": estimate.image_variance,
+                "residual_variance": estimate.residual_variance,
+                "minimum_detectable_effect": estimate.minimum_detectable_effect(
+                    alpha / max(primary_count, 1) if pair.primary else alpha
+                ),
+                "mcnemar_seeds": len(checks),
+                "mcnemar_agreeing_seeds": int(agreeing.sum()),
             }
         )
-    columns = [
-        "family",
-        "variant",
-        "baseline",
-        "transform",
-        "metric",
-        "seeds",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "effect_size_dz",
+    table = pd.DataFrame(rows, columns=[c for c in CONTRAST_COLUMNS if c not in ADJUSTED])
+    table["p_holm"] = math.nan
+    table["p_equivalence_holm"] = math.nan
+    primary = table["primary"].astype(bool)
+    if primary.any():
+        table.loc[primary, "p_holm"] = holm(table.loc[primary, "p_value"])
+        table.loc[primary, "p_equivalence_holm"] = holm(table.loc[primary, "p_equivalence"])
+    table["verdict"] = [verdict(row, alpha) for _, row in table.iterrows()]
+    return table[CONTRAST_COLUMNS]
+
+
+#: The verdicts a primary contrast can get, in words (``{margin}`` in points).
+VERDICTS = {
+    "helps": "helps",
+    "hurts": "hurts",
+    "negligible": "no effect larger than +-{margin} points",
+    "inconclusive": "inconclusive: we could not tell",
+    "single seed": "no verdict: one seed says nothing about other seeds",
+    "untestable": "no verdict: the runs agree on every image",
+    "descriptive": "descriptive (not part of the corrected family)",
+}
+
+
+def verdict(row, alpha: float = 0.05) -> str:
+    """The verdict of one contrast row (a key of :data:`VERDICTS`).
+
+    helps / hurts: the difference test rejects zero after Holm's correction;
+    negligible: the equivalence test rejects |difference| >= margin after Holm's correction;
+    inconclusive: neither. Only primary contrasts with at least two seeds get one of these.
+    """
+    if not row["primary"]:
+        return "descriptive"
+    if row["seeds"] < 2:
+        return "single seed"
+    if math.isnan(row["p_value"]):
+        return "untestable"
+    if row["p_holm"] < alpha:
+        return "helps" if row["difference"] > 0 else "hurts"
+    if row["p_equivalence_holm"] < alpha:
+        return "negligible"
+    return "inconclusive"
+
+
+MCNEMAR_COLUMNS = [
+    "variant",
+    "baseline",
+    "seed",
+    "images",
+    "only_variant_right",
+    "only_baseline_right",
+    "difference",
+    "p_value",
+    "significant",
+]
+
+
+def mcnemar_table(images: pd.DataFrame, pairs: Sequence[Contrast], alpha: float = 0.05):
+    """The exact McNemar test of every contrast in every seed, on last-epoch correctness."""
+    rows = []
+    for pair in pairs:
+        seeds, first, second = paired_matrices(
+            images, pair.variant, pair.baseline, "last_epoch_correct"
+        )
+        for index, seed in enumerate(seeds):
+            only_variant, only_baseline, p = mcnemar_exact(first[index], second[index])
+            rows.append(
+                {
+                    "variant": pair.variant,
+                    "baseline": pair.baseline,
+                    "seed": seed,
+                    "images": first.shape[1],
+                    "only_variant_right": only_variant,
+                    "only_baseline_right": only_baseline,
+                    "difference": (only_variant - only_baseline) / first.shape[1],
+                    "p_value": p,
+                    "significant": p < alpha,
+                }
+            )
+    return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
+
+
+def noise_floor(mcnemar: pd.DataFrame) -> dict:
+    """How much two single runs differ from image sampling alone, from the McNemar tables:
+    the median share of images on which two runs of a contrast disagree (last epoch) and the
+    image-sampling standard error of their accuracy difference."""
+    if mcnemar.empty:
+        return {}
+    n = mcnemar["images"].to_numpy(float)
+    disagree = (mcnemar["only_variant_right"] + mcnemar["only_baseline_right"]).to_numpy(float)
+    difference = mcnemar["difference"].to_numpy(float)
+    # per-image differences are -1, 0 or +1: variance = P(disagree) - difference^2
+    standard_error = np.sqrt(np.maximum(disagree / n - difference**2, 0.0) / n)
+    return {
+        "images": int(np.median(n)),
+        "disagreement": float(np.median(disagree / n)),
+        "standard_error": float(np.median(standard_error)),
+    }
+
+
+def study_power(contrasts: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """What the study could detect: from the median variance components of its verdict
+    contrasts (the primary family, else all), the effect a contrast detects with 80% power at
+    Holm's strictest level (alpha / family size), now and with twice the seeds."""
+    testable = contrasts.dropna(subset=["seed_variance"])
+    chosen = testable[testable["primary"].astype(bool)]
+    chosen = chosen if len(chosen) else testable
+    if chosen.empty:
+        return {}
+    components = [
+        float(chosen[c].median()) for c in ("seed_variance", "image_variance", "residual_variance")
     ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["p_holm"] = math.nan
-    for _family, group in frame.groupby("family"):
-        valid = group["p_value"].notna()
-        if valid.any():
-            adjusted = multipletests(group.loc[valid, "p_value"], method="holm")[1]
-            frame.loc[group.index[valid], "p_holm"] = adjusted
-    return frame
-
-
-def _contrast_transform(family: str, variant: str, baseline: str) -> str:
-    if family == "leave-one-out":
-        return baseline[len(ALL_MINUS) :]
-    return variant
-
-
-def binomial_standard_error(accuracy: float, count: int) -> float:
-    """Standard error of an accuracy measured on ``count`` independent images."""
-    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / count)
+    seeds, images = int(chosen["seeds"].median()), int(chosen["images"].median())
+    level = alpha / max(int(contrasts["primary"].astype(bool).sum()), 1)
+    return {
+        "contrasts": len(chosen),
+        "level": level,
+        "seeds": seeds,
+        "images": images,
+        "seed_variance": components[0],
+        "image_variance": components[1],
+        "residual_variance": components[2],
+        "detectable": design(*components, seeds, images).minimum_detectable_effect(level),
+        "detectable_twice_the_seeds": design(
+            *components, 2 * seeds, images
+        ).minimum_detectable_effect(level),
+    }

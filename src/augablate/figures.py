@@ -1,152 +1,255 @@
-"""seaborn figures of a study, each written atomically as PNG."""
+"""The study's figures, drawn from the tables: every point, bar and band is a number a table
+holds (intervals are computed in :mod:`augablate.analysis`, never re-estimated here).
+
+:data:`FIGURES` is the registry: a figure's file name, title, caption and drawing function;
+the workflow's outputs and the report's sections are made from it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from augablate.io import atomic_path
 
-from augablate.analysis import variant_order  # noqa: E402
-from augablate.io import atomic_path  # noqa: E402
+if TYPE_CHECKING:  # the plotting libraries are imported when a figure is drawn: the
+    import matplotlib.pyplot as plt  # Snakefile imports this module for the registry
+    import pandas as pd
 
-sns.set_theme(style="whitegrid", context="paper")
+#: What each learning-curve line is, in the words of its legend.
+CURVE_LABELS = {
+    "val": "validation: every image, once per epoch",
+    "clean_train": "clean training: fixed sample, not augmented",
+    "augmented_batch": "training batches as fed (augmented), running mean",
+}
+CURVE_COLORS = {"val": "#c0392b", "clean_train": "#1f3b57", "augmented_batch": "#7f8c8d"}
+VERDICT_COLORS = {
+    "helps": "#1e8449",
+    "hurts": "#c0392b",
+    "negligible": "#2874a6",
+    "inconclusive": "#7f8c8d",
+}
 
 
-def _save(figure, path: Path, dpi: int = 110) -> None:
+def pyplot():
+    """matplotlib's pyplot, headless, with the study's seaborn theme."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    return plt
+
+
+def save(figure, path: Path | str, dpi: int = 110) -> None:
+    """Write ``figure`` as PNG, complete or not at all, and close it."""
+    plt = pyplot()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     plt.close(figure)
 
 
-def learning_curves(histories: pd.DataFrame, metric: str, path: Path) -> None:
-    """Train vs validation ``metric`` per epoch, one panel per variant, mean with a 95% CI band
-    over seeds."""
-    long = pd.concat(
-        [
-            histories[["variant", "seed", "epoch"]].assign(split="train", value=histories[metric]),
-            histories[["variant", "seed", "epoch"]].assign(
-                split="validation", value=histories[f"val_{metric}"]
-            ),
-        ],
-        ignore_index=True,
+def learning_curves(curves: pd.DataFrame, kind: str) -> plt.Figure:
+    """Per variant: validation, clean-training and augmented-batch ``kind`` (accuracy or
+    loss) per epoch, each the mean over seeds with its 95% t-interval from ``curves``."""
+    from augablate.analysis import variant_order
+
+    plt = pyplot()
+    order = variant_order(curves["variant"])
+    columns = min(5, len(order))
+    rows = -(-len(order) // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(2.7 * columns, 2.2 * rows + 0.6), sharey=True, squeeze=False
     )
-    order = variant_order(histories["variant"])
-    grid = sns.relplot(
-        data=long,
-        x="epoch",
-        y="value",
-        hue="split",
-        col="variant",
-        col_order=order,
-        col_wrap=min(5, len(order)),
-        kind="line",
-        errorbar=("ci", 95),
-        height=2.2,
-        aspect=1.2,
-        facet_kws={"sharey": True},
+    for axis, variant in zip(axes.flat, order, strict=False):
+        for source, label in CURVE_LABELS.items():
+            rows_of = curves[
+                (curves["variant"] == variant) & (curves["measure"] == f"{source}_{kind}")
+            ]
+            if rows_of.empty:
+                continue
+            axis.plot(
+                rows_of["epoch"],
+                rows_of["mean"],
+                color=CURVE_COLORS[source],
+                label=label,
+                lw=1.4,
+                ls="--" if source == "augmented_batch" else "-",
+            )
+            axis.fill_between(
+                rows_of["epoch"],
+                rows_of["ci_low"],
+                rows_of["ci_high"],
+                color=CURVE_COLORS[source],
+                alpha=0.18,
+                lw=0,
+            )
+        axis.set_title(variant, fontsize=9)
+        axis.set_xlabel("epoch")
+    for axis in axes.flat[len(order) :]:
+        axis.set_visible(False)
+    axes[0][0].set_ylabel(kind)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(
+        handles, labels, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, -0.02)
     )
-    grid.set_titles("{col_name}")
-    grid.set_axis_labels("epoch", metric)
-    grid.figure.suptitle(f"{metric}: training vs validation (mean, 95% CI over seeds)", y=1.02)
-    _save(grid.figure, path)
+    seeds = int(curves["seeds"].max())
+    figure.suptitle(
+        f"{kind} per epoch: mean over {seeds} seed(s), band = 95% t-interval over seeds", y=1.0
+    )
+    figure.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return figure
 
 
-def final_accuracy(runs: pd.DataFrame, path: Path, metric: str = "final_val_accuracy") -> None:
-    """Final validation accuracy per variant: every seed as a point, the mean as a bar."""
-    order = runs.groupby("variant")[metric].mean().sort_values(ascending=False).index.tolist()
-    figure, axis = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
-    sns.barplot(
-        data=runs, y="variant", x=metric, order=order, errorbar=None, color="#b5cde3", ax=axis
-    )
-    sns.stripplot(
-        data=runs, y="variant", x=metric, order=order, color="#1f3b57", size=5, jitter=0.15, ax=axis
-    )
-    if "none" in order:
-        axis.axvline(
-            runs.loc[runs["variant"] == "none", metric].mean(),
-            color="#c0392b",
-            ls="--",
-            lw=1,
-            label="mean of none",
-        )
-        axis.legend(loc="lower right")
-    low = max(0.0, runs[metric].min() - 0.05)
-    axis.set_xlim(low, min(1.0, runs[metric].max() + 0.02))
-    axis.set_xlabel("final validation accuracy (mean of last k epochs); points are seeds")
-    axis.set_ylabel("")
-    _save(figure, path)
-
-
-def generalization_gap(runs: pd.DataFrame, path: Path) -> None:
-    """Training minus validation accuracy at the end of training, per variant and seed."""
-    order = variant_order(runs["variant"])
-    figure, axis = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
-    sns.pointplot(
-        data=runs,
-        y="variant",
-        x="generalization_gap",
-        order=order,
-        errorbar=("ci", 95),
-        linestyle="none",
+def final_accuracy(variants: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure:
+    """Final validation accuracy per variant: the mean with its 95% CI over seeds and images
+    (from ``variants``), every seed's run as a point."""
+    plt = pyplot()
+    table = variants.sort_values("final_val_accuracy_mean", ascending=True).reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
+    y = np.arange(len(table))
+    mean = table["final_val_accuracy_mean"] * 100
+    axis.errorbar(
+        mean,
+        y,
+        xerr=_error_lengths(
+            table,
+            "final_val_accuracy_mean",
+            "final_val_accuracy_ci_low",
+            "final_val_accuracy_ci_high",
+        ),
+        fmt="o",
         color="#1f3b57",
-        ax=axis,
+        capsize=3,
+        label="mean, 95% CI over seeds and images",
     )
-    sns.stripplot(
-        data=runs,
-        y="variant",
-        x="generalization_gap",
-        order=order,
+    positions = dict(zip(table["variant"], y, strict=True))
+    axis.scatter(
+        runs["final_val_accuracy"] * 100,
+        runs["variant"].map(positions) + 0.18,
         color="#e67e22",
-        size=4,
-        alpha=0.7,
-        ax=axis,
+        s=12,
+        label="single runs (seeds)",
+        zorder=3,
+    )
+    chance = float(table["chance_level"].iloc[0]) * 100
+    axis.axvline(chance, color="grey", ls=":", lw=1, label=f"chance (majority class) {chance:.1f}%")
+    axis.set_yticks(y, table["variant"])
+    axis.set_xlabel("final validation accuracy (%), mean of the last k epochs")
+    axis.legend(loc="lower right", fontsize=7)
+    return figure
+
+
+def generalization_gap(variants: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure:
+    """Clean training minus validation accuracy per variant: the mean with its 95% t-interval
+    over seeds (from ``variants``), every seed's run as a point."""
+    from augablate.analysis import variant_order
+
+    plt = pyplot()
+    table = variants.set_index("variant").loc[variant_order(variants["variant"])].reset_index()
+    figure, axis = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
+    y = np.arange(len(table))[::-1]
+    axis.errorbar(
+        table["generalization_gap_mean"] * 100,
+        y,
+        xerr=_error_lengths(
+            table,
+            "generalization_gap_mean",
+            "generalization_gap_ci_low",
+            "generalization_gap_ci_high",
+        ),
+        fmt="o",
+        color="#1f3b57",
+        capsize=3,
+        label="mean, 95% t-interval over seeds",
+    )
+    positions = dict(zip(table["variant"], y, strict=True))
+    axis.scatter(
+        runs["generalization_gap"] * 100,
+        runs["variant"].map(positions) + 0.18,
+        color="#e67e22",
+        s=12,
+        label="single runs (seeds)",
+        zorder=3,
     )
     axis.axvline(0, color="grey", lw=1)
-    axis.set_xlabel("generalization gap (train - validation accuracy, last k epochs)")
-    axis.set_ylabel("")
-    _save(figure, path)
+    axis.set_yticks(y, table["variant"])
+    axis.set_xlabel("generalization gap (points): clean training minus validation accuracy")
+    axis.legend(loc="lower right", fontsize=7)
+    return figure
 
 
-def contrast_forest(contrast_table: pd.DataFrame, path: Path) -> None:
-    """Paired differences with their 95% CIs, one panel per family (add-one, leave-one-out)."""
-    families = [f for f in ("add-one", "leave-one-out") if f in set(contrast_table["family"])]
+def contrast_forest(contrasts: pd.DataFrame) -> plt.Figure:
+    """Every contrast's difference with its 95% CI over seeds and images (from ``contrasts``),
+    one panel per family, coloured by verdict, the equivalence margin shaded. A contrast
+    without an interval is drawn as a cross, with no bar."""
+    from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OTHER, OVERALL
+
+    plt = pyplot()
+    families = [f for f in (ALONE, IN_COMPANY, OVERALL, OTHER) if f in set(contrasts["family"])]
+    heights = [max(1, (contrasts["family"] == f).sum()) for f in families]
     figure, axes = plt.subplots(
-        1, max(1, len(families)), figsize=(5 * max(1, len(families)), 0.4 * 7 + 1.5), squeeze=False
+        len(families),
+        1,
+        figsize=(7, 0.42 * sum(heights) + 1.3 * len(families)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
     )
-    for axis, family in zip(axes[0], families, strict=False):
-        group = contrast_table[contrast_table["family"] == family].reset_index(drop=True)
+    margin = float(contrasts["margin"].iloc[0]) * 100 if len(contrasts) else 0.0
+    for axis, family in zip(axes[:, 0], families, strict=True):
+        group = contrasts[contrasts["family"] == family].reset_index(drop=True)
         y = np.arange(len(group))[::-1]
-        axis.errorbar(
-            group["difference"] * 100,
-            y,
-            xerr=[
-                (group["difference"] - group["ci_low"]).fillna(0) * 100,
-                (group["ci_high"] - group["difference"]).fillna(0) * 100,
-            ],
-            fmt="o",
-            color="#1f3b57",
-            capsize=3,
-        )
+        axis.axvspan(-margin, margin, color="#d6eaf8", alpha=0.6, lw=0)
         axis.axvline(0, color="grey", lw=1)
-        axis.set_yticks(y, group["transform"])
-        axis.set_xlabel("difference in final validation accuracy (points)")
-        axis.set_title(
-            "each variant vs none" if family == "add-one" else "all vs all minus X (X's share)"
-        )
-    _save(figure, path)
+        for position, (_, row) in zip(y, group.iterrows(), strict=True):
+            color = VERDICT_COLORS.get(row["verdict"], "#34495e")
+            if np.isnan(row["ci_low"]):
+                axis.plot(row["difference"] * 100, position, "x", color=color, ms=7)
+                continue
+            axis.errorbar(
+                row["difference"] * 100,
+                position,
+                xerr=[
+                    [(row["difference"] - row["ci_low"]) * 100],
+                    [(row["ci_high"] - row["difference"]) * 100],
+                ],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
+        axis.set_yticks(y, [_contrast_label(row) for _, row in group.iterrows()])
+        primary = "primary family, Holm-corrected" if group["primary"].any() else "descriptive"
+        axis.set_title(f"{FAMILY_QUESTIONS[family]} ({primary})", fontsize=9)
+    axes[-1, 0].set_xlabel(
+        f"difference in final validation accuracy (points), 95% CI over seeds and images; "
+        f"shaded: +-{margin:g} points"
+    )
+    figure.tight_layout()
+    return figure
 
 
-def augmentation_grid(
-    images: np.ndarray, rows: list[tuple[str, np.ndarray]], path: Path, draws: int
-) -> None:
+def _contrast_label(row) -> str:
+    return f"{row['variant']} vs {row['baseline']} ({row['verdict']})"
+
+
+def _error_lengths(table: pd.DataFrame, mean: str, low: str, high: str) -> np.ndarray:
+    """matplotlib's xerr (distances below and above) in points; 0 where there is no
+    interval (one seed), which the caption says."""
+    below = (table[mean] - table[low]).fillna(0.0) * 100
+    above = (table[high] - table[mean]).fillna(0.0) * 100
+    return np.vstack([below.to_numpy(), above.to_numpy()])
+
+
+def augmentation_grid(images: np.ndarray, rows: list[tuple[str, np.ndarray]], draws: int):
     """The same few training images (columns) under each variant (rows), ``draws`` random
     draws per image. ``rows`` holds (variant, array [images * draws, h, w, 3] uint8)."""
+    plt = pyplot()
     count = len(images)
     columns = count * draws
     figure, axes = plt.subplots(
@@ -163,4 +266,80 @@ def augmentation_grid(
         axis.set_xticks([])
         axis.set_yticks([])
     figure.suptitle(f"{count} training images x {draws} random draws per variant", fontsize=9)
-    _save(figure, path, dpi=90)
+    return figure
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report: its file (``results/figures/<name>.png``), its title in the
+    report, its caption in ``snakemake --report``, the tables it is drawn from and how."""
+
+    name: str
+    title: str
+    caption: str
+    tables: tuple[str, ...]
+    function: str  # the drawing function of this module, called with those tables in order
+    options: tuple = ()  # further arguments after the tables
+
+    def draw(self, tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
+        function = globals()[self.function]
+        return function(*(tables[name] for name in self.tables), *self.options)
+
+
+#: The registry of the figures drawn from the tables, in the report's order.
+FIGURES: dict[str, Figure] = {
+    figure.name: figure
+    for figure in (
+        Figure(
+            "contrasts",
+            "Contrasts with 95% CIs",
+            "Each contrast's difference in final validation accuracy with its 95% CI over "
+            "seeds and validation images, coloured by verdict; the shaded band is the "
+            "equivalence margin.",
+            ("contrasts",),
+            "contrast_forest",
+        ),
+        Figure(
+            "final_accuracy",
+            "Final validation accuracy per variant",
+            "Mean final validation accuracy per variant with its 95% CI over seeds and "
+            "images; points are single runs; the dotted line is the majority-class share.",
+            ("variants", "runs"),
+            "final_accuracy",
+        ),
+        Figure(
+            "generalization_gap",
+            "Generalization gap",
+            "Clean training accuracy (un-augmented images, same weights) minus validation "
+            "accuracy, mean with its 95% t-interval over seeds; points are single runs.",
+            ("variants", "runs"),
+            "generalization_gap",
+        ),
+        Figure(
+            "learning_curves_accuracy",
+            "Learning curves: accuracy",
+            "Validation, clean-training and augmented-batch accuracy per epoch: mean over "
+            "seeds with 95% t-intervals over seeds.",
+            ("curves",),
+            "learning_curves",
+            ("accuracy",),
+        ),
+        Figure(
+            "learning_curves_loss",
+            "Learning curves: loss",
+            "Validation, clean-training and augmented-batch loss per epoch: mean over seeds "
+            "with 95% t-intervals over seeds.",
+            ("curves",),
+            "learning_curves",
+            ("loss",),
+        ),
+    )
+}
+#: The augmentation grid, drawn from the cache by its own rule.
+AUGMENTATION_GRID = Figure(
+    "augmentation_grid",
+    "The augmentation of each variant",
+    "The same training images under each variant's augmentation, a few random draws each.",
+    (),
+    "augmentation_grid",
+)

@@ -2,8 +2,8 @@
 
 Training: shuffled indices (seeded: the same seed gives the same order in every variant), batched,
 images gathered from the memory-mapped cache one batch at a time, augmented on the fly with
-stateless random draws keyed by (seed, batch number), prefetched. Validation: the cache in order,
-repeated, never augmented.
+stateless random draws keyed by (seed, batch number), prefetched. Evaluation (validation and clean
+training images) reads the cache directly: :mod:`augablate.evaluate`.
 """
 
 from __future__ import annotations
@@ -73,37 +73,6 @@ def training_dataset(
 
     dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)
     return _with_options(dataset.prefetch(tf.data.AUTOTUNE), threads)
-
-
-def validation_dataset(
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    batch_size: int,
-    steps: int,
-    binary: bool,
-    threads: int | None = None,
-) -> tf.data.Dataset:
-    """``steps`` batches of the validation split in one fixed shuffled order (the same images,
-    in the same order, in every epoch, variant and seed), repeated; never augmented.
-
-    The order is shuffled once so that a validation budget smaller than the split still sees
-    every class (the files are sorted by class). When ``steps * batch_size`` exceeds the split,
-    images repeat within an epoch, as the reference generator's would.
-    """
-    count, image_size = len(labels), int(images.shape[1])
-    order = np.random.default_rng(0).permutation(count)
-    needed = steps * batch_size
-    indices = np.resize(order, needed)  # wraps around when the budget exceeds the split
-    dataset = tf.data.Dataset.from_tensor_slices(indices.astype(np.int64)).batch(batch_size)
-    gather = _gather(images, labels, image_size, binary)
-
-    def load(batch_indices):
-        batch, batch_labels = gather(batch_indices)
-        return tf.cast(batch, tf.float32), batch_labels
-
-    dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)
-    return _with_options(dataset.repeat().prefetch(tf.data.AUTOTUNE), threads)
 
 
 def _with_options(dataset: tf.data.Dataset, threads: int | None) -> tf.data.Dataset:

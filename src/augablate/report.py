@@ -1,6 +1,7 @@
 """The study's markdown report, generated from the tables: nothing in it is written by hand for a
-particular result. Sentences follow one rule: a difference is called significant only when its
-Holm-adjusted paired p-value is below ``alpha``; with one seed no test is made."""
+particular result. Every sentence about an effect follows its contrast's verdict
+(:func:`augablate.analysis.verdict`): helps, hurts, no effect larger than the margin, or
+inconclusive ("we could not tell"); every interval names the population it speaks about."""
 
 from __future__ import annotations
 
@@ -10,122 +11,171 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from augablate.analysis import binomial_standard_error, variant_order
+from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OVERALL, VERDICTS, variant_order
 from augablate.variants import variant_transforms
 
-ALPHA = 0.05
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def points(value: float) -> str:
     """An accuracy difference in percentage points, signed."""
-    return "n/a" if value is None or math.isnan(value) else f"{value * 100:+.1f}"
+    return "n/a" if _missing(value) else f"{value * 100:+.1f}"
 
 
 def percent(value: float) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value * 100:.1f}%"
+    return "n/a" if _missing(value) else f"{value * 100:.1f}%"
 
 
 def p_text(value: float) -> str:
-    if value is None or math.isnan(value):
+    if _missing(value):
         return "n/a"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def effect_sentence(row: Mapping, subject: str, alpha: float = ALPHA) -> str:
-    """One sentence whose wording matches the evidence of a contrast row."""
-    diff = row["difference"]
-    ci = f"[95% CI {row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
-    direction = "raised" if diff > 0 else "lowered"
-    size = f"{abs(diff) * 100:.1f} points"
-    if row["seeds"] < 2 or math.isnan(row["p_value"]):
-        if row["seeds"] < 2:
-            return (
-                f"{subject} changed validation accuracy by {points(diff)} points in a single seed; "
-                "with one seed no test is possible, so this is a number, not a finding."
-            )
-        return (
-            f"{subject} changed validation accuracy by {points(diff)} points, identically in every "
-            "seed; no test is possible on differences without spread."
-        )
-    if row["p_holm"] < alpha:
-        return (
-            f"{subject} {direction} validation accuracy by {size} {ci}, significant after Holm "
-            f"correction (adjusted p = {p_text(row['p_holm'])}, d_z = {row['effect_size_dz']:.2f})."
-        )
-    if row["ci_low"] > 0 or row["ci_high"] < 0:
-        return (
-            f"{subject} changed validation accuracy by {points(diff)} points {ci}, but the "
-            f"difference does not survive Holm correction across the family (adjusted p = "
-            f"{p_text(row['p_holm'])}): not established beyond seed noise."
-        )
-    return (
-        f"{subject} changed validation accuracy by {points(diff)} points {ci}: no difference "
-        f"distinguishable from seed noise (adjusted p = {p_text(row['p_holm'])})."
-    )
+def interval_text(low: float, high: float, unit: str = "points") -> str:
+    """``+2.1 to +6.3 points`` (differences) or ``71.2% to 75.0%`` (accuracies)."""
+    if _missing(low):
+        return "n/a"
+    if unit == "points":
+        return f"{points(low)} to {points(high)} points"
+    return f"{percent(low)} to {percent(high)}"
 
 
-def ranked_table(variants: pd.DataFrame, contrast_table: pd.DataFrame) -> str:
-    add_one = contrast_table[contrast_table["family"] == "add-one"].set_index("variant")
-    rows = []
+def subject(row: Mapping) -> str:
+    """What a contrast is about, as the subject of its sentence."""
+    family = row["family"]
+    if family == ALONE:
+        return f"`{row['variant']}` alone (against `{row['baseline']}`)"
+    if family == IN_COMPANY:
+        return (
+            f"Adding `{row['transform']}` to the others (`{row['variant']}` vs `{row['baseline']}`)"
+        )
+    if family == OVERALL:
+        return f"All transforms together (`{row['variant']}` vs `{row['baseline']}`)"
+    return f"`{row['variant']}` against `{row['baseline']}`"
+
+
+def effect_sentence(row: Mapping, family_size: int) -> str:
+    """One sentence whose wording is fixed by the contrast's verdict."""
+    diff, margin = row["difference"], row["margin"] * 100
+    ci = f"95% CI {interval_text(row['ci_low'], row['ci_high'])} over {row['population']}"
+    verdict = row["verdict"]
+    head = f"{subject(row)} changed validation accuracy by {points(diff)} points ({ci}"
+    if verdict in ("helps", "hurts"):
+        moved = "raised" if verdict == "helps" else "lowered"
+        return (
+            f"{subject(row)} {moved} validation accuracy by {abs(diff) * 100:.1f} points ({ci}; "
+            f"Holm-adjusted p = {p_text(row['p_holm'])}): **it {verdict}**."
+        )
+    if verdict == "negligible":
+        return (
+            f"{head}): the whole effect lies within +-{margin:g} points (equivalence test, "
+            f"Holm-adjusted p = {p_text(row['p_equivalence_holm'])}): **no effect larger than "
+            f"+-{margin:g} points**."
+        )
+    if verdict == "inconclusive":
+        excludes = not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0)
+        caveat = (
+            f"; its 95% CI excludes zero, but not after Holm's correction over the "
+            f"{family_size} primary contrasts"
+            if excludes
+            else ""
+        )
+        return (
+            f"{head}; Holm-adjusted p = {p_text(row['p_holm'])}{caveat}): **inconclusive**: we "
+            f"could not tell whether it helps, hurts or changes accuracy by less than "
+            f"+-{margin:g} points."
+        )
+    if verdict == "single seed":
+        return (
+            f"{head}): with one seed this interval speaks about validation images only, not "
+            "about other seeds, so no verdict is given."
+        )
+    if verdict == "untestable":
+        return f"{subject(row)}: the compared runs score every image alike in every seed."
+    return f"{head}; unadjusted p = {p_text(row['p_value'])}): descriptive, no verdict."
+
+
+def verdict_table(contrasts: pd.DataFrame) -> str:
+    rows = [
+        [
+            row["transform"] or "(all)",
+            FAMILY_QUESTIONS[row["family"]],
+            points(row["difference"]),
+            interval_text(row["ci_low"], row["ci_high"]),
+            p_text(row["p_holm"]),
+            f"{row['mcnemar_agreeing_seeds']}/{row['mcnemar_seeds']}",
+            VERDICTS[row["verdict"]].format(margin=f"{row['margin'] * 100:g}"),
+        ]
+        for _, row in contrasts.iterrows()
+    ]
+    headers = [
+        "transform",
+        "question",
+        "difference (pts)",
+        "95% CI (seeds and images)",
+        "Holm p",
+        "McNemar seeds",
+        "verdict",
+    ]
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def ranked_table(variants: pd.DataFrame) -> str:
     ranked = variants.sort_values("final_val_accuracy_mean", ascending=False)
-    for rank, (_, row) in enumerate(ranked.iterrows(), start=1):
-        variant = row["variant"]
-        contrast = add_one.loc[variant] if variant in add_one.index else None
-        rows.append(
-            [
-                rank,
-                variant,
-                row["seeds"],
-                percent(row["final_val_accuracy_mean"]),
-                _ci(row, "final_val_accuracy"),
-                "-" if contrast is None else points(contrast["difference"]),
-                "-" if contrast is None else p_text(contrast["p_holm"]),
-                "-"
-                if contrast is None or math.isnan(contrast["effect_size_dz"])
-                else f"{contrast['effect_size_dz']:.2f}",
-                percent(row["final_train_accuracy_mean"]),
-                points(row["generalization_gap_mean"]),
-            ]
-        )
+    rows = [
+        [
+            rank,
+            row["variant"],
+            row["seeds"],
+            percent(row["final_val_accuracy_mean"]),
+            interval_text(row["final_val_accuracy_ci_low"], row["final_val_accuracy_ci_high"], "%"),
+            percent(row["final_clean_train_accuracy_mean"]),
+            points(row["generalization_gap_mean"]),
+            "yes" if row["above_chance"] else "**no**",
+        ]
+        for rank, (_, row) in enumerate(ranked.iterrows(), start=1)
+    ]
     headers = [
         "rank",
         "variant",
         "seeds",
         "val acc",
-        "95% CI",
-        "vs none (pts)",
-        "Holm p",
-        "d_z",
-        "train acc",
+        f"95% CI ({variants['final_val_accuracy_ci_population'].iloc[0]})",
+        "clean train acc",
         "gap (pts)",
+        "beats chance",
     ]
     return tabulate(rows, headers=headers, tablefmt="github")
-
-
-def _ci(row: Mapping, metric: str) -> str:
-    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-    if math.isnan(low):
-        return "n/a"
-    return f"{low * 100:.1f}-{high * 100:.1f}%"
 
 
 def overfitting_table(variants: pd.DataFrame) -> str:
     rows = [
         [
             row["variant"],
-            percent(row["final_train_accuracy_mean"]),
+            percent(row["final_clean_train_accuracy_mean"]),
+            percent(row["final_augmented_batch_accuracy_mean"]),
             percent(row["final_val_accuracy_mean"]),
             points(row["generalization_gap_mean"]),
+            interval_text(row["generalization_gap_ci_low"], row["generalization_gap_ci_high"]),
             f"{row['min_val_loss_mean']:.3f}",
             f"{row['val_loss_rise_mean']:+.3f}",
         ]
         for _, row in variants.iterrows()
     ]
-    return tabulate(
-        rows,
-        headers=["variant", "train acc", "val acc", "gap (pts)", "min val loss", "val loss rise"],
-        tablefmt="github",
-    )
+    headers = [
+        "variant",
+        "clean train acc",
+        "augmented-batch acc",
+        "val acc",
+        "gap (pts)",
+        "gap 95% CI (seeds)",
+        "min val loss",
+        "val loss rise",
+    ]
+    return tabulate(rows, headers=headers, tablefmt="github")
 
 
 def overfitting_sentences(variants: pd.DataFrame) -> list[str]:
@@ -137,12 +187,114 @@ def overfitting_sentences(variants: pd.DataFrame) -> list[str]:
         row = by_variant.loc[variant]
         rise = row["val_loss_rise_mean"]
         sentences.append(
-            f"`{variant}`: training accuracy {percent(row['final_train_accuracy_mean'])} against "
-            f"validation accuracy {percent(row['final_val_accuracy_mean'])} at the end (a gap of "
-            f"{points(row['generalization_gap_mean'])} points); the validation loss ended "
-            f"{rise:.3f} above its minimum" + (" (it rose: overfitting)." if rise > 0.05 else ".")
+            f"`{variant}`: clean training accuracy {percent(row['final_clean_train_accuracy_mean'])}"
+            f" against validation accuracy {percent(row['final_val_accuracy_mean'])} over the "
+            f"last epochs, a generalization gap of {points(row['generalization_gap_mean'])} points "
+            f"(95% CI {interval_text(row['generalization_gap_ci_low'], row['generalization_gap_ci_high'])}"
+            f" over seeds); the validation loss ended {rise:.3f} above its minimum"
+            + (" (it rose: overfitting)." if rise > 0.05 else ".")
         )
     return sentences
+
+
+def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> list[str]:
+    """The noise floor and the power sentences."""
+    lines = []
+    if floor:
+        se = floor["standard_error"] * 100
+        lines.append(
+            f"Noise floor: every run scores the same {images} distinct validation images. Two "
+            f"runs compared here disagree on a median {floor['disagreement'] * 100:.1f}% of them "
+            "(last epoch), so the accuracy difference of two single runs has an image-sampling "
+            f"standard error of about {se:.1f} points: single-run differences below about "
+            f"{1.96 * se:.1f} points are within image noise alone, before seed noise."
+            if floor["disagreement"] > 0
+            else f"Noise floor: the compared runs agree on every one of the {images} images."
+        )
+    if power and not _missing(power.get("detectable")):
+        lines.append(
+            f"Power: from this study's own variance components (median over {power['contrasts']} "
+            f"contrasts), a contrast detects a true difference of {power['detectable'] * 100:.1f} "
+            f"points with 80% power at Holm's strictest level (alpha = {power['level']:.4f}); with "
+            f"{2 * power['seeds']} seeds instead of {power['seeds']} it would be "
+            f"{power['detectable_twice_the_seeds'] * 100:.1f} points. Smaller true effects are "
+            "likely to come out inconclusive."
+        )
+    elif seeds < 2:
+        lines.append(
+            "Power: with one seed the seed variance is unknown, so the effect this study could "
+            "detect across seeds cannot be computed."
+        )
+    return lines
+
+
+def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str]:
+    primary = contrasts[contrasts["primary"].astype(bool)]
+    descriptive = contrasts[~contrasts["primary"].astype(bool)]
+    images = int(variants["images"].max())
+    lines = ["## Answer", ""]
+    lines += [
+        f"{len(variants)} variants x {len(seeds)} seed(s) (seeds {', '.join(map(str, seeds))}; "
+        "the same seeds in every variant, so runs are paired), each run scoring the same "
+        f"{images} validation images every epoch. An image's score is its accuracy over the "
+        f"last {last_k} epochs; a variant's accuracy is the mean of those scores. Each "
+        "difference below comes with a 95% CI over seeds *and* validation images.",
+        "",
+    ]
+    if len(primary):
+        lines += [
+            f"### Verdicts ({len(primary)} primary contrasts, Holm-corrected together)",
+            "",
+            verdict_table(primary),
+            "",
+        ]
+        lines += ["- " + effect_sentence(row, len(primary)) for _, row in primary.iterrows()]
+        lines += [""]
+    if len(descriptive):
+        lines += ["### Descriptive contrasts (not part of the corrected family)", ""]
+        lines += ["- " + effect_sentence(row, len(primary)) for _, row in descriptive.iterrows()]
+        lines += [""]
+    lines += [
+        line for text in evidence_lines(images, floor, power, len(seeds)) for line in (text, "")
+    ]
+    chance = float(variants["chance_level"].iloc[0])
+    below = variants.loc[~variants["above_chance"].astype(bool), "variant"].tolist()
+    lines += [
+        f"Chance level: the majority class is {percent(chance)} of the validation images. "
+        + (
+            f"Not shown to beat it (95% CI not above it): {', '.join(f'`{v}`' for v in below)}."
+            if below
+            else "Every variant's 95% CI lies above it."
+        ),
+        "",
+        "### Variants ranked by validation accuracy",
+        "",
+        ranked_table(variants),
+        "",
+    ]
+    return lines
+
+
+def methods_lines(alpha: float, margin: float, family_size: int) -> list[str]:
+    return [
+        "## How the numbers were made",
+        "",
+        "- Each difference is a mean over a seeds x images table of per-image differences. Its "
+        "95% CI and p-value count both sources of sampling: the seed part (the spread of the "
+        "per-seed differences, with seeds - 1 degrees of freedom, propagated exactly) and the "
+        "image part (systematic per-image effects, from the two-way ANOVA of the table). With one "
+        "seed only images are sampled, and the intervals say so.",
+        f"- Verdicts: the {family_size} primary contrasts (each transform alone against `none`, "
+        f"and `all` against `all` minus each) are one family; Holm's correction holds its "
+        f"family-wise error at {alpha:g}, once for the difference tests (helps / hurts) and once "
+        f"for the equivalence tests against +-{margin * 100:g} points (two one-sided tests: no "
+        "effect larger than the margin). A contrast neither test decides is inconclusive.",
+        "- Cross-check: an exact McNemar test of every pair of runs (one seed, last-epoch "
+        "correctness); the verdict table counts the seeds in which it is significant in the "
+        "direction of the estimate. It looks at images only, one seed at a time.",
+        "- Definitions of every metric and test: `config/README.md` of the workflow.",
+        "",
+    ]
 
 
 def build_report(
@@ -151,57 +303,19 @@ def build_report(
     meta: Mapping,
     variants: pd.DataFrame,
     runs: pd.DataFrame,
-    contrast_table: pd.DataFrame,
+    contrasts: pd.DataFrame,
+    floor: Mapping,
+    power: Mapping,
     run_metrics: Sequence[Mapping],
     figures: Mapping[str, str],
     command: str,
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
-    train = config["train"]
-    seeds = sorted(runs["seed"].unique())
+    analysis = config.get("analysis", {})
+    seeds = sorted(int(s) for s in runs["seed"].unique())
     order = variant_order(runs["variant"])
-    val_count = meta["splits"]["validation"]["count"]
-    last_k = config.get("analysis", {}).get("last_k", 5)
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
-
-    lines += ["## Answer", ""]
-    lines += [
-        f"{len(order)} variants x {len(seeds)} seed(s) (seeds {', '.join(map(str, seeds))}; the same "
-        "seeds in every variant, so runs are paired). Accuracy is the mean validation accuracy "
-        f"over the last {last_k} epochs. Ranked:",
-        "",
-        ranked_table(variants, contrast_table),
-        "",
-    ]
-    none_mean = variants.set_index("variant")["final_val_accuracy_mean"].get("none")
-    if none_mean is not None and not math.isnan(none_mean):
-        se = binomial_standard_error(none_mean, val_count)
-        lines += [
-            f"Noise floor: on {val_count} validation images an accuracy near {percent(none_mean)} "
-            f"has a binomial standard error of {se * 100:.1f} points, so single-run differences "
-            f"below about {2 * se * 100:.1f} points are within measurement noise.",
-            "",
-        ]
-    add_one = contrast_table[contrast_table["family"] == "add-one"]
-    leave_one_out = contrast_table[contrast_table["family"] == "leave-one-out"]
-    if len(add_one):
-        lines += ["### What each variant does against no augmentation", ""]
-        lines += [
-            "- " + effect_sentence(row, f"`{row['variant']}`") for _, row in add_one.iterrows()
-        ]
-        lines += [""]
-    if len(leave_one_out):
-        lines += ["### What each transform adds in company (`all` vs `all-minus-X`)", ""]
-        lines += [
-            "- " + effect_sentence(row, f"Adding `{row['transform']}` to the others")
-            for _, row in leave_one_out.iterrows()
-        ]
-        lines += [""]
-    if len(seeds) < 2:
-        lines += [
-            "With one seed no statistical test is possible: the numbers above are single runs.",
-            "",
-        ]
+    lines += answer_section(contrasts, variants, floor, power, seeds, analysis.get("last_k", 5))
     if any("shear" in variant_transforms(variant) for variant in order):
         shear = config["augmentation"]["shear"]
         lines += [
@@ -210,24 +324,38 @@ def build_report(
             + (", an almost invisible shear." if shear < 2 else "."),
             "",
         ]
-
     lines += ["## Overfitting", ""]
+    lines += [
+        "The generalization gap is clean training accuracy (the same weights on un-augmented "
+        "training images) minus validation accuracy. Keras' accuracy on the augmented training "
+        "batches is shown separately: it measures how hard the augmented images are, not "
+        "overfitting.",
+        "",
+    ]
     lines += ["- " + s for s in overfitting_sentences(variants)]
     lines += ["", overfitting_table(variants), ""]
-
+    lines += methods_lines(
+        analysis.get("alpha", 0.05),
+        analysis.get("equivalence_margin", 1.0) / 100,
+        int(contrasts["primary"].astype(bool).sum()),
+    )
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({path})", ""]
+    lines += protocol_lines(config, meta, order, seeds, run_metrics)
+    lines += ["", "## Reproduce", "", "```", command, "```", ""]
+    return "\n".join(lines)
 
-    lines += ["## Data and protocol", ""]
+
+def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
     counts = {split: meta["splits"][split]["count"] for split in meta["splits"]}
     skipped = sum(len(v) for v in meta.get("skipped", {}).values())
-    data = config["data"]
-    source = (
-        data.get("url") if data.get("source") == "archive" else "embedded (scikit-learn digits)"
-    )
-    model = config["model"]
-    lines += [
+    data, model, train = config["data"], config["model"], config["train"]
+    evaluation = config.get("evaluation", {})
+    source = data.get("url") if data.get("source") == "archive" else f"{data['source']} data"
+    lines = [
+        "## Data and protocol",
+        "",
         f"- Data: {data['name']} from {source}; {counts['train']} training and "
         f"{counts['validation']} validation images, {len(meta['classes'])} classes "
         f"({', '.join(meta['classes'])}); decoded once at {meta['image_size']}x{meta['image_size']} "
@@ -246,8 +374,12 @@ def build_report(
         )
         + f"; pixels / 255; RMSprop(learning_rate={train['learning_rate']}).",
         f"- Training: batch {train['batch_size']}, {train['steps_per_epoch']} steps per epoch, "
-        f"{train['epochs']} epochs, {train['validation_steps']} validation steps; augmentation "
-        f"placed in the {config['train'].get('augmentation_placement', 'pipeline')}.",
+        f"{train['epochs']} epochs; augmentation placed in the "
+        f"{train.get('augmentation_placement', 'pipeline')}. Every epoch scores all "
+        f"{counts['validation']} validation images once; clean training accuracy on a fixed sample "
+        f"of {min(evaluation.get('clean_train_images', 1000), counts['train'])} un-augmented "
+        f"training images every {evaluation.get('clean_train_every', 1)} epoch(s), back from the "
+        "last.",
         "- Augmentation ranges (ImageDataGenerator semantics): "
         + ", ".join(f"{k}={v}" for k, v in config["augmentation"].items())
         + ".",
@@ -258,6 +390,7 @@ def build_report(
         env = run_metrics[0]["environment"]
         total = sum(m["wall_seconds"] for m in run_metrics)
         per_epoch = [s for m in run_metrics for s in m["epoch_seconds"]]
+        evaluation_seconds = [s for m in run_metrics for s in m["evaluation_seconds"]]
         lines += [
             f"- Software: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras "
             f"{env['keras']}, NumPy {env['numpy']}.",
@@ -265,7 +398,7 @@ def build_report(
             f"GPUs: {', '.join(env['gpus']) or 'none'}; {run_metrics[0]['threads']} thread(s) per "
             "training.",
             f"- Compute: {len(run_metrics)} trainings, {total / 60:.1f} min of training wall time "
-            f"in all, median epoch {pd.Series(per_epoch).median():.2f} s.",
+            f"in all; median epoch {pd.Series(per_epoch).median():.2f} s of training plus "
+            f"{pd.Series(evaluation_seconds).median():.2f} s of evaluation.",
         ]
-    lines += ["", "## Reproduce", "", "```", command, "```", ""]
-    return "\n".join(lines)
+    return lines

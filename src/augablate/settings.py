@@ -4,6 +4,7 @@ express. Every error names the config key and the value that was wrong."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -43,23 +44,57 @@ def check_config(config: Mapping) -> None:
         )
 
 
+def run_params(config: Mapping, variant: str) -> dict:
+    """Exactly what decides the result of one run besides its seed: the train rule's params.
+
+    The protocol without the seed list, the model, the evaluation, and the ranges of the
+    transforms the variant switches on (the others at their off value). Snakemake reruns a job
+    whose params changed, so adding a seed or a variant, changing an ``analysis`` key or the
+    range of a transform a variant does not use retrains nothing that is done. The data are
+    the rule's input files: a rebuilt cache reruns every training.
+    """
+    active = augmentation_settings(config).restricted_to(variant_transforms(variant))
+    return {
+        "train": {key: value for key, value in config["train"].items() if key != "seeds"},
+        "model": dict(config["model"]),
+        "evaluation": dict(config["evaluation"]),
+        "augmentation": asdict(active),
+    }
+
+
 def train_settings(config: Mapping) -> TrainSettings:
-    train, model = config["train"], config["model"]
+    """The settings of a run from a config or from :func:`run_params` (the same keys)."""
+    train, model, evaluation = config["train"], config["model"], config["evaluation"]
     return TrainSettings(
         batch_size=train["batch_size"],
         steps_per_epoch=train["steps_per_epoch"],
         epochs=train["epochs"],
-        validation_steps=train["validation_steps"],
         learning_rate=train["learning_rate"],
         filters=list(model["filters"]),
         dense_units=model["dense_units"],
         deterministic=train["deterministic"],
         augmentation_placement=train["augmentation_placement"],
+        clean_train_every=evaluation["clean_train_every"],
+        clean_train_images=evaluation["clean_train_images"],
     )
 
 
 def augmentation_settings(config: Mapping) -> AugmentationSettings:
     return AugmentationSettings.from_config(config["augmentation"])
+
+
+REMOVED_KEYS = {
+    ("train", "validation_steps"): (
+        "every epoch scores the whole validation split, each image once (the reference's "
+        "50 validation steps of 20 images are one pass over its 1,000 images); remove the key"
+    ),
+}
+
+
+def check_removed_keys(config: Mapping) -> None:
+    for (section, key), why in REMOVED_KEYS.items():
+        if key in (config.get(section) or {}):
+            raise ConfigError(f"config key '{section}.{key}' is no longer used: {why}")
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -74,6 +109,7 @@ def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
     from jsonschema import Draft202012Validator
     from snakemake.utils import validate
 
+    check_removed_keys(config)
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     errors = sorted(

@@ -1,15 +1,20 @@
-"""One training run: a (variant, seed) pair of the study, from the cache to history and metrics.
+"""One training run: a (variant, seed) pair of the study, from the cache to its evidence.
+
+A run writes three files: ``history.csv`` (one row per epoch), ``predictions.csv.gz`` (every
+validation image at every epoch: the per-image evidence the study's statistics use) and
+``metrics.json`` (what ran, where, how long). Every epoch it scores the whole validation split,
+each image once, and, every ``clean_train_every`` epochs counted back from the last, a fixed
+sample of training images *without* augmentation (see :mod:`augablate.evaluate`).
 
 Threads, seeds and determinism are set before TensorFlow runs any op. Per-epoch progress goes
 to the logger (the rule's log file).
 
-A run survives being killed: after every epoch it saves a checkpoint (weights, optimizer state,
-the history so far) in ``checkpoint/`` beside its outputs, and a rerun continues after the last
-saved epoch. The resumed run reproduces the uninterrupted one exactly: the data stream and the
-augmentation draws restart at the same batch (``start_step`` of
-:func:`augablate.pipeline.training_dataset`), and nothing else in a run draws random numbers
-after the initial weights, which the checkpoint replaces. The folder is removed once the
-outputs are written.
+A run survives being killed: after every epoch it saves a checkpoint (see
+:mod:`augablate.checkpoint`) and a rerun continues after the last saved epoch. The resumed run
+reproduces the uninterrupted one exactly: the data stream and the augmentation draws restart at
+the same batch (``start_step`` of :func:`augablate.pipeline.training_dataset`), evaluation draws
+no random numbers, and nothing else in a run draws random numbers after the initial weights,
+which the checkpoint replaces. The folder is removed once the outputs are written.
 """
 
 from __future__ import annotations
@@ -24,25 +29,46 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from augablate.io import atomic_write, atomic_write_csv, atomic_write_json
+from augablate.checkpoint import checkpoint_folder, discard, load_checkpoint, save_checkpoint
+from augablate.evaluate import Scores, clean_train_sample, predict_probabilities, score
+from augablate.io import atomic_write_csv, atomic_write_json
 from augablate.variants import AugmentationSettings, variant_transforms
+
+if TYPE_CHECKING:  # pandas is imported when needed: the Snakefile imports this module
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"]
-CHECKPOINT_FOLDER = "checkpoint"
-CHECKPOINT_STATE = "state.json"
-CHECKPOINT_KEYS = (
+#: history.csv, one row per epoch. ``augmented_batch_*`` are Keras' running means over the
+#: epoch's training batches as fed to the model (augmented, for a variant that augments) while
+#: the weights change; ``clean_train_*`` score the weights at the end of the epoch on
+#: un-augmented training images (empty at epochs without that evaluation); ``val_*`` score the
+#: whole validation split.
+HISTORY_COLUMNS = [
     "epoch",
-    "fingerprint",
-    "weights",
-    "history",
-    "wall_seconds",
-    "resumed_at_epochs",
-)
+    "augmented_batch_loss",
+    "augmented_batch_accuracy",
+    "clean_train_loss",
+    "clean_train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "epoch_seconds",
+    "evaluation_seconds",
+]
+#: predictions.csv.gz, one row per (epoch, validation image).
+PREDICTION_COLUMNS = [
+    "epoch",
+    "image",
+    "label",
+    "predicted",
+    "probability",
+    "true_class_probability",
+    "correct",
+]
 
 
 @dataclass
@@ -52,12 +78,18 @@ class TrainSettings:
     batch_size: int = 20
     steps_per_epoch: int = 100
     epochs: int = 100
-    validation_steps: int = 50
     learning_rate: float = 1e-4
     filters: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     dense_units: int = 512
     deterministic: bool = True
     augmentation_placement: str = "pipeline"  # or "model"
+    clean_train_every: int = 2  # epochs between clean-train evaluations, back from the last
+    clean_train_images: int = 1000  # size of the fixed clean-train sample (all if fewer)
+
+    def clean_train_due(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (1-based) scores the clean training sample: the last epoch
+        and every ``clean_train_every``-th before it."""
+        return (self.epochs - epoch) % self.clean_train_every == 0
 
 
 def configure_tensorflow(threads: int, seed: int, deterministic: bool):
@@ -99,59 +131,214 @@ def environment_info(tf) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Checkpoints: <run>/checkpoint/{state.json, epoch-NNNN.weights.h5}
+# Loading
 # --------------------------------------------------------------------------------------------
 
 
-def checkpoint_folder(history_path: Path | str) -> Path:
-    """Where a run keeps its checkpoint: ``checkpoint/`` beside its outputs (not an output)."""
-    return Path(history_path).parent / CHECKPOINT_FOLDER
+@dataclass
+class RunData:
+    """The cached images of one run, memory-mapped, and what the evaluation needs of them."""
+
+    meta: dict
+    classes: list[str]
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    val_files: list[str]
+    clean_indices: np.ndarray  # the fixed clean-train sample
+
+    @property
+    def binary(self) -> bool:
+        return len(self.classes) == 2
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train_images.shape[1])
 
 
-def save_checkpoint(folder: Path, model, state: dict) -> None:
-    """Save the weights and optimizer state after ``state["epoch"]`` epochs, then the state.
+def load_run_data(cache: Path, clean_train_images: int) -> RunData:
+    from augablate.data import load_meta, load_split
 
-    Each file is written to a temporary name and renamed; the weights get a new name per epoch
-    and ``state.json``, renamed last, names them. A kill at any moment leaves the previous
-    checkpoint or the new one whole, never a mix.
-    """
-    weights = f"epoch-{state['epoch']:04d}.weights.h5"
-    atomic_write(folder / weights, model.save_weights, suffix=".weights.h5")
-    atomic_write_json(folder / CHECKPOINT_STATE, {**state, "weights": weights})
-    for path in folder.iterdir():
-        if path.name not in (weights, CHECKPOINT_STATE):
-            path.unlink(missing_ok=True)
+    meta = load_meta(cache)
+    train_images, train_labels = load_split(cache, "train")
+    val_images, val_labels = load_split(cache, "validation")
+    return RunData(
+        meta=meta,
+        classes=meta["classes"],
+        train_images=train_images,
+        train_labels=train_labels,
+        val_images=val_images,
+        val_labels=val_labels,
+        val_files=meta["splits"]["validation"]["files"],
+        clean_indices=clean_train_sample(len(train_labels), clean_train_images),
+    )
 
 
-def load_checkpoint(folder: Path, fingerprint: str) -> dict | None:
-    """The state of the last checkpoint in ``folder`` if it belongs to this configuration.
+# --------------------------------------------------------------------------------------------
+# Evidence: the history and the per-image validation results, epoch by epoch
+# --------------------------------------------------------------------------------------------
 
-    A checkpoint of another configuration (the config changed since the run was killed), or
-    one that cannot be read, is removed with a warning and the run starts from the beginning.
-    """
-    state_path = folder / CHECKPOINT_STATE
-    if not state_path.exists():
-        shutil.rmtree(folder, ignore_errors=True)  # at most a half-written first checkpoint
-        return None
+_ARRAYS = ("predicted", "probability", "true_probability")
+
+
+class Evidence:
+    """What a run has measured so far; restored from, and saved to, its checkpoint."""
+
+    def __init__(self, rows: list[dict] | None = None, arrays: dict | None = None):
+        self.rows: list[dict] = list(rows or [])
+        self.per_image = {name: list((arrays or {}).get(name, [])) for name in _ARRAYS}
+
+    def add(self, row: dict, validation: Scores) -> None:
+        self.rows.append(row)
+        for name in _ARRAYS:
+            self.per_image[name].append(getattr(validation, name))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(values) for name, values in self.per_image.items()}
+
+    def history(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=HISTORY_COLUMNS)
+
+    def predictions(self, data: RunData) -> pd.DataFrame:
+        """One row per (epoch, validation image): the per-image evidence of the run."""
+        import pandas as pd
+
+        arrays = self.arrays()
+        epochs, count = arrays["predicted"].shape
+        classes = np.asarray(data.classes, dtype=object)
+        labels = np.asarray(data.val_labels)
+        predicted = arrays["predicted"].ravel()
+        return pd.DataFrame(
+            {
+                "epoch": np.repeat(np.arange(1, epochs + 1), count),
+                "image": np.tile(np.asarray(data.val_files, dtype=object), epochs),
+                "label": np.tile(classes[labels], epochs),
+                "predicted": classes[predicted],
+                "probability": arrays["probability"].ravel().round(6),
+                "true_class_probability": arrays["true_probability"].ravel().round(6),
+                "correct": (predicted == np.tile(labels, epochs)).astype(np.int8),
+            },
+            columns=PREDICTION_COLUMNS,
+        )
+
+
+def evaluate_epoch(
+    model, data: RunData, epoch: int, settings: TrainSettings
+) -> tuple[dict, Scores]:
+    """Score the whole validation split and, when due, the clean training sample."""
+    started = time.perf_counter()
+    validation = score(predict_probabilities(model, data.val_images), data.val_labels)
+    row = {"val_loss": validation.loss, "val_accuracy": validation.accuracy}
+    if settings.clean_train_due(epoch):
+        clean = score(
+            predict_probabilities(model, data.train_images, data.clean_indices),
+            data.train_labels[data.clean_indices],
+        )
+        row.update(clean_train_loss=clean.loss, clean_train_accuracy=clean.accuracy)
+    else:
+        row.update(clean_train_loss=float("nan"), clean_train_accuracy=float("nan"))
+    row["evaluation_seconds"] = time.perf_counter() - started
+    return row, validation
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+
+def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) -> tuple[str, str]:
+    """(config hash, checkpoint fingerprint): a checkpoint is only valid for the same run on
+    the same cached images."""
+    run_hash = config_hash(
+        {
+            "train": asdict(settings),
+            "augmentation": asdict(active),
+            "cache": data.meta["image_size"],
+            "resize": data.meta["resize"],
+            "classes": data.classes,
+            "seed": seed,
+        }
+    )
+    return run_hash, config_hash({"run": run_hash, "variant": variant, "meta": data.meta})
+
+
+def build_run_model(settings: TrainSettings, active, data: RunData, seed: int):
+    """The compiled model, with the augmentation layer when it is placed in the model."""
+    from augablate.model import build_model
+
+    layer = None
+    if settings.augmentation_placement == "model" and not active.is_identity:
+        from augablate.augment import AugmentationLayer
+
+        layer = AugmentationLayer(active, seed=seed)
+    model = build_model(
+        data.image_size,
+        len(data.classes),
+        settings.filters,
+        settings.dense_units,
+        settings.learning_rate,
+        augmentation_layer=layer,
+    )
+    return model, layer
+
+
+class DamagedCheckpoint(Exception):
+    """The checkpoint's weights could not be loaded; the model may hold part of them."""
+
+
+def restore(folder: Path, fingerprint: str, model) -> tuple[dict, dict]:
+    """Load the checkpoint into ``model``: its state and arrays, or two empty dicts when there
+    is none to use. Raises :class:`DamagedCheckpoint` (the folder removed) when its weights
+    cannot be loaded."""
+    loaded = load_checkpoint(folder, fingerprint) if folder.exists() else None
+    if loaded is None:
+        return {}, {}
+    state, arrays = loaded
     try:
-        state = json.loads(state_path.read_text())
-        problem = None
-        if missing := [key for key in CHECKPOINT_KEYS if key not in state]:
-            problem = f"its {CHECKPOINT_STATE} lacks {missing}"
-        elif state["fingerprint"] != fingerprint:
-            problem = (
-                f"it was saved for another configuration (fingerprint {state['fingerprint']}, "
-                f"this run {fingerprint})"
-            )
-        elif not (folder / state["weights"]).is_file():
-            problem = f"its weights file {state['weights']} is missing"
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        problem = f"it cannot be read ({type(error).__name__}: {error})"
-    if problem:
-        log.warning("ignoring the checkpoint in %s: %s; starting from epoch 1", folder, problem)
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    return state
+        model.optimizer.build(model.trainable_variables)  # so that its state loads too
+        model.load_weights(folder / state["weights"])
+    except Exception as error:  # a damaged file: start again
+        discard(folder, f"{state['weights']} cannot be loaded ({type(error).__name__}: {error})")
+        raise DamagedCheckpoint from error
+    return state, arrays
+
+
+@dataclass
+class Run:
+    """One training in progress: what it trains on and what it has measured so far."""
+
+    variant: str
+    seed: int
+    active: AugmentationSettings
+    settings: TrainSettings
+    data: RunData
+    threads: int
+    folder: Path
+    started: float  # time.time() at the start of this attempt
+    fingerprint: str = ""
+    earlier_seconds: float = 0.0  # wall time of earlier, killed attempts
+    resumed_at: list[int] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
+    checkpoint_seconds: float = 0.0
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.earlier_seconds + time.time() - self.started
+
+    def checkpoint(self, model) -> None:
+        saving = time.perf_counter()
+        state = {
+            "epoch": len(self.evidence.rows),
+            "fingerprint": self.fingerprint,
+            "history": self.evidence.rows,
+            "wall_seconds": self.wall_seconds,
+            "resumed_at_epochs": self.resumed_at,
+        }
+        save_checkpoint(self.folder, model, state, self.evidence.arrays())
+        self.checkpoint_seconds += time.perf_counter() - saving
 
 
 def run_training(
@@ -161,136 +348,95 @@ def run_training(
     augmentation: AugmentationSettings,
     settings: TrainSettings,
     history_path: Path,
+    predictions_path: Path,
     metrics_path: Path,
     threads: int = 1,
-    last_k: int = 5,
 ) -> dict:
-    """Train the reference CNN for one (variant, seed) and write history.csv and metrics.json.
-
-    Resumes from the checkpoint a killed earlier attempt left (see the module's docstring).
-    """
+    """Train the reference CNN for one (variant, seed); write its history, per-image
+    predictions and metrics. Resumes from the checkpoint a killed earlier attempt left."""
     started = time.time()
     tf = configure_tensorflow(threads, seed, settings.deterministic)
     import keras
-    import pandas as pd
-
-    from augablate.data import load_meta, load_split
-    from augablate.model import build_model
-    from augablate.pipeline import training_dataset, validation_dataset
 
     transforms = sorted(variant_transforms(variant))
     active = augmentation.restricted_to(transforms)
-    meta = load_meta(cache)
-    classes = meta["classes"]
-    binary = len(classes) == 2
-    train_images, train_labels = load_split(cache, "train")
-    val_images, val_labels = load_split(cache, "validation")
-    image_size = int(train_images.shape[1])
-    in_pipeline = settings.augmentation_placement == "pipeline"
-    run_hash = config_hash(
-        {
-            "train": asdict(settings),
-            "augmentation": asdict(active),
-            "cache": meta["image_size"],
-            "resize": meta["resize"],
-            "classes": classes,
-            "seed": seed,
-        }
+    data = load_run_data(cache, settings.clean_train_images)
+    run = Run(
+        variant, seed, active, settings, data, threads, checkpoint_folder(history_path), started
     )
-    # a checkpoint is only valid for the same run on the same cached images
-    fingerprint = config_hash({"run": run_hash, "variant": variant, "meta": meta})
-
-    def build():
-        layer = None
-        if not in_pipeline and not active.is_identity:
-            from augablate.augment import AugmentationLayer
-
-            layer = AugmentationLayer(active, seed=seed)
-        built = build_model(
-            image_size,
-            len(classes),
-            settings.filters,
-            settings.dense_units,
-            settings.learning_rate,
-            augmentation_layer=layer,
-        )
-        return built, layer
-
-    model, augmentation_layer = build()
-    folder = checkpoint_folder(history_path)
-    state = load_checkpoint(folder, fingerprint) if folder.exists() else None
-    if state is not None:
-        try:
-            model.optimizer.build(model.trainable_variables)  # so that its state loads too
-            model.load_weights(folder / state["weights"])
-        except Exception as error:  # a damaged file: start again, with the same initial weights
-            log.warning(
-                "ignoring the checkpoint in %s: %s cannot be loaded (%s: %s); starting from "
-                "epoch 1",
-                folder,
-                state["weights"],
-                type(error).__name__,
-                error,
-            )
-            shutil.rmtree(folder, ignore_errors=True)
-            state = None
-            keras.utils.set_random_seed(seed)
-            model, augmentation_layer = build()
-    initial_epoch = state["epoch"] if state else 0
-    rows: list[dict] = state["history"] if state else []
-    earlier_seconds = state["wall_seconds"] if state else 0.0
-    resumed_at = [*state["resumed_at_epochs"], initial_epoch] if state else []
+    run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
+    model, augmentation_layer = build_run_model(settings, active, data, seed)
+    try:
+        state, arrays = restore(run.folder, run.fingerprint, model)
+    except DamagedCheckpoint:  # the model may hold part of it: the same initial weights again
+        keras.utils.set_random_seed(seed)
+        model, augmentation_layer = build_run_model(settings, active, data, seed)
+        state, arrays = {}, {}
+    initial_epoch = state.get("epoch", 0)
+    if state:
+        run.earlier_seconds = state["wall_seconds"]
+        run.resumed_at = [*state["resumed_at_epochs"], initial_epoch]
+        run.evidence = Evidence(state["history"], arrays)
     if augmentation_layer is not None:  # its draw counter is not part of the saved weights
         augmentation_layer.calls.assign(initial_epoch * settings.steps_per_epoch)
-
-    train_data = training_dataset(
-        train_images,
-        train_labels,
-        batch_size=settings.batch_size,
-        seed=seed,
-        settings=active,
-        binary=binary,
-        threads=threads,
-        augment=in_pipeline,
-        start_step=initial_epoch * settings.steps_per_epoch,
-    )
-    val_data = validation_dataset(
-        val_images,
-        val_labels,
-        batch_size=settings.batch_size,
-        steps=settings.validation_steps,
-        binary=binary,
-        threads=threads,
-    )
-    log.info(
-        "variant %s seed %d: transforms %s; %d train / %d validation images, %d classes, %dx%d; "
-        "%d epochs x %d steps of %d, %d validation steps; %d thread(s)",
-        variant,
-        seed,
-        transforms or "none",
-        len(train_labels),
-        len(val_labels),
-        len(classes),
-        image_size,
-        image_size,
-        settings.epochs,
-        settings.steps_per_epoch,
-        settings.batch_size,
-        settings.validation_steps,
-        threads,
-    )
+    log_start(variant, seed, transforms, data, settings, threads)
     if state:
         log.info(
             "resuming from the checkpoint in %s after epoch %d of %d",
-            folder,
+            run.folder,
             initial_epoch,
             settings.epochs,
         )
+    fit(model, run, initial_epoch)
+    history = run.evidence.history()
+    if history["epoch"].tolist() != list(range(1, settings.epochs + 1)):
+        raise RuntimeError(
+            f"history for {history_path} has epochs {history['epoch'].tolist()}, "
+            f"expected 1..{settings.epochs} once each"
+        )
+    metrics = run_metrics(run, transforms, history)
+    metrics.update(
+        config_hash=run_hash,
+        environment=environment_info(tf),
+        wall_seconds=run.wall_seconds,
+        resumed_at_epochs=run.resumed_at,
+        checkpoint_seconds=run.checkpoint_seconds,
+    )
+    atomic_write_csv(history_path, history)
+    atomic_write_csv(predictions_path, run.evidence.predictions(data))
+    atomic_write_json(metrics_path, metrics)
+    shutil.rmtree(run.folder, ignore_errors=True)  # the outputs are complete: no longer needed
+    log.info(
+        "done in %.1f s: last-epoch val_accuracy %.4f",
+        metrics["wall_seconds"],
+        history["val_accuracy"].iloc[-1],
+    )
+    return metrics
 
-    checkpoint_seconds: list[float] = []
+
+def fit(model, run: Run, initial_epoch: int) -> None:
+    """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each."""
+    import keras
+
+    from augablate.pipeline import training_dataset
+
+    settings = run.settings
+    if initial_epoch >= settings.epochs:
+        return
+    train_data = training_dataset(
+        run.data.train_images,
+        run.data.train_labels,
+        batch_size=settings.batch_size,
+        seed=run.seed,
+        settings=run.active,
+        binary=run.data.binary,
+        threads=run.threads,
+        augment=settings.augmentation_placement == "pipeline",
+        start_step=initial_epoch * settings.steps_per_epoch,
+    )
 
     class Progress(keras.callbacks.Callback):
-        """Logs each epoch, adds it to the history and saves the checkpoint."""
+        """Evaluates each epoch, logs it, adds it to the evidence and saves the checkpoint."""
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
@@ -298,85 +444,86 @@ def run_training(
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.start
             logs = logs or {}
-            row = {"epoch": epoch + 1}
-            for name in HISTORY_COLUMNS[1:-1]:
-                row[name] = float(logs.get(name, float("nan")))
-            row["epoch_seconds"] = seconds
-            rows.append(row)
-            log.info(
-                "epoch %d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  %.1f s",
-                epoch + 1,
-                settings.epochs,
-                row["loss"],
-                row["accuracy"],
-                row["val_loss"],
-                row["val_accuracy"],
-                seconds,
+            row, validation = evaluate_epoch(model, run.data, epoch + 1, settings)
+            row.update(
+                epoch=epoch + 1,
+                augmented_batch_loss=float(logs.get("loss", float("nan"))),
+                augmented_batch_accuracy=float(logs.get("accuracy", float("nan"))),
+                epoch_seconds=seconds,
             )
-            saving = time.perf_counter()
-            save_checkpoint(
-                folder,
-                model,
-                {
-                    "epoch": epoch + 1,
-                    "fingerprint": fingerprint,
-                    "history": rows,
-                    "wall_seconds": earlier_seconds + time.time() - started,
-                    "resumed_at_epochs": resumed_at,
-                },
-            )
-            checkpoint_seconds.append(time.perf_counter() - saving)
+            run.evidence.add(row, validation)
+            log_epoch(row, settings.epochs)
+            run.checkpoint(model)
 
-    if initial_epoch < settings.epochs:
-        model.fit(
-            train_data,
-            steps_per_epoch=settings.steps_per_epoch,
-            epochs=settings.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=val_data,
-            validation_steps=settings.validation_steps,
-            callbacks=[Progress()],
-            verbose=0,
-        )
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    if history["epoch"].tolist() != list(range(1, settings.epochs + 1)):
-        raise RuntimeError(
-            f"history for {history_path} has epochs {history['epoch'].tolist()}, "
-            f"expected 1..{settings.epochs} once each"
-        )
-    epoch_seconds = history["epoch_seconds"].tolist()
-    wall = earlier_seconds + time.time() - started
-    from augablate.analysis import summarize_run
+    model.fit(
+        train_data,
+        steps_per_epoch=settings.steps_per_epoch,
+        epochs=settings.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[Progress()],
+        verbose=0,
+    )
 
-    summary = summarize_run(history, last_k)  # the same definitions as the study's tables
-    metrics = {
-        "variant": variant,
-        "seed": seed,
+
+def log_start(variant, seed, transforms, data: RunData, settings: TrainSettings, threads: int):
+    log.info(
+        "variant %s seed %d: transforms %s; %d train / %d validation images, %d classes, %dx%d; "
+        "%d epochs x %d steps of %d; every epoch scores all %d validation images, and %d clean "
+        "training images every %d epoch(s) back from the last; %d thread(s)",
+        variant,
+        seed,
+        transforms or "none",
+        len(data.train_labels),
+        len(data.val_labels),
+        len(data.classes),
+        data.image_size,
+        data.image_size,
+        settings.epochs,
+        settings.steps_per_epoch,
+        settings.batch_size,
+        len(data.val_labels),
+        len(data.clean_indices),
+        settings.clean_train_every,
+        threads,
+    )
+
+
+def log_epoch(row: dict, epochs: int) -> None:
+    clean = row["clean_train_accuracy"]
+    log.info(
+        "epoch %d/%d  augmented-batch loss %.4f accuracy %.4f  clean-train accuracy %s  "
+        "val_loss %.4f  val_accuracy %.4f  %.1f s + %.1f s evaluation",
+        row["epoch"],
+        epochs,
+        row["augmented_batch_loss"],
+        row["augmented_batch_accuracy"],
+        "-" if np.isnan(clean) else f"{clean:.4f}",
+        row["val_loss"],
+        row["val_accuracy"],
+        row["epoch_seconds"],
+        row["evaluation_seconds"],
+    )
+
+
+def run_metrics(run: Run, transforms: list[str], history) -> dict:
+    """metrics.json: what ran and the last epoch's numbers (the study's summaries, over the
+    last k epochs, are made by the aggregate rule, so that k can change without training)."""
+    last, data = history.iloc[-1], run.data
+    return {
+        "variant": run.variant,
+        "seed": run.seed,
         "transforms": transforms,
-        "augmentation": asdict(active),
-        "train": asdict(settings),
-        "classes": classes,
-        "train_images": int(len(train_labels)),
-        "validation_images": int(len(val_labels)),
-        "image_size": image_size,
+        "augmentation": asdict(run.active),
+        "train": asdict(run.settings),
+        "classes": data.classes,
+        "train_images": int(len(data.train_labels)),
+        "clean_train_images": int(len(data.clean_indices)),
+        "validation_images": int(len(data.val_labels)),
+        "image_size": data.image_size,
         "epochs": int(len(history)),
-        "final_accuracy": summary["final_train_accuracy"],
-        "final_val_accuracy": summary["final_val_accuracy"],
-        "best_val_accuracy": summary["best_val_accuracy"],
-        "best_val_accuracy_epoch": summary["best_val_accuracy_epoch"],
-        "min_val_loss": summary["min_val_loss"],
-        "min_val_loss_epoch": summary["min_val_loss_epoch"],
-        "last_k": last_k,
-        "threads": threads,
-        "config_hash": run_hash,
-        "environment": environment_info(tf),
-        "wall_seconds": wall,
-        "epoch_seconds": epoch_seconds,
-        "resumed_at_epochs": resumed_at,
-        "checkpoint_seconds": float(sum(checkpoint_seconds)),
+        "last_epoch_val_accuracy": float(last["val_accuracy"]),
+        "last_epoch_clean_train_accuracy": float(last["clean_train_accuracy"]),
+        "threads": run.threads,
+        "epoch_seconds": history["epoch_seconds"].tolist(),
+        "evaluation_seconds": history["evaluation_seconds"].tolist(),
     }
-    atomic_write_csv(history_path, history)
-    atomic_write_json(metrics_path, metrics)
-    shutil.rmtree(folder, ignore_errors=True)  # the outputs are complete: no longer needed
-    log.info("done in %.1f s: final val_accuracy %.4f", wall, metrics["final_val_accuracy"])
-    return metrics

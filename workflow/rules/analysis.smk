@@ -1,12 +1,10 @@
 rule aggregate:
     input:
         histories=run_outputs("history.csv"),
+        predictions=run_outputs("predictions.csv.gz"),
         metrics=run_outputs("metrics.json"),
     output:
-        histories="results/tables/histories.csv",
-        runs="results/tables/runs.csv",
-        variants="results/tables/variants.csv",
-        contrasts="results/tables/contrasts.csv",
+        **TABLES,
     log:
         "logs/aggregate/aggregate.log",
     benchmark:
@@ -18,54 +16,42 @@ rule aggregate:
         mem_mb=2048,
         runtime=10,
     params:
-        last_k=config["analysis"]["last_k"],
+        # one dict: Snakemake compares params as a set of strings, so separate values equal
+        # to each other could trade places unnoticed
+        analysis={
+            key: config["analysis"][key]
+            for key in ("last_k", "alpha", "equivalence_margin")
+        },
     script:
         "../scripts/aggregate.py"
 
 
-rule figures:
+rule figure:
     input:
-        histories="results/tables/histories.csv",
-        runs="results/tables/runs.csv",
-        contrasts="results/tables/contrasts.csv",
+        tables=lambda wildcards: [
+            TABLES[name] for name in FIGURES[wildcards.figure].tables
+        ],
     output:
-        learning_curves_accuracy=report(
-            FIGURES["learning_curves_accuracy"],
-            caption="../report/learning_curves.rst",
-            category="Learning curves",
-        ),
-        learning_curves_loss=report(
-            FIGURES["learning_curves_loss"],
-            caption="../report/learning_curves.rst",
-            category="Learning curves",
-        ),
-        final_accuracy=report(
-            FIGURES["final_accuracy"],
-            caption="../report/final_accuracy.rst",
-            category="Comparison",
-        ),
-        generalization_gap=report(
-            FIGURES["generalization_gap"],
-            caption="../report/generalization_gap.rst",
-            category="Overfitting",
-        ),
-        contrasts=report(
-            FIGURES["contrasts"],
-            caption="../report/contrasts.rst",
-            category="Comparison",
+        figure=report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category="Figures",
         ),
     log:
-        "logs/figures/figures.log",
+        "logs/figure/{figure}.log",
     benchmark:
-        "benchmarks/figures/figures.tsv"
+        "benchmarks/figure/{figure}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2048,
         runtime=10,
+    params:
+        # what the figure is (augablate.figures.FIGURES); the caption of snakemake --report
+        caption=lambda wildcards: FIGURES[wildcards.figure].caption,
     script:
-        "../scripts/figures.py"
+        "../scripts/figure.py"
 
 
 rule augmentation_grid:
@@ -73,9 +59,9 @@ rule augmentation_grid:
         **CACHE_FILES,
     output:
         grid=report(
-            "results/figures/augmentation_grid.png",
-            caption="../report/augmentation_grid.rst",
-            category="Augmentation",
+            GRID,
+            caption="../report/figure.rst",
+            category="Figures",
         ),
     log:
         "logs/augmentation_grid/augmentation_grid.log",
@@ -88,24 +74,25 @@ rule augmentation_grid:
         mem_mb=2048,
         runtime=10,
     params:
-        variants=VARIANTS,
-        augmentation=config["augmentation"],
-        images=config["analysis"]["grid_images"],
-        draws=config["analysis"]["grid_draws"],
-        seed=SEEDS[0],
+        caption=AUGMENTATION_GRID.caption,
+        grid={
+            "variants": VARIANTS,
+            "augmentation": config["augmentation"],
+            "images": config["analysis"]["grid_images"],
+            "draws": config["analysis"]["grid_draws"],
+            "seed": SEEDS[0],
+        },
     script:
         "../scripts/augmentation_grid.py"
 
 
 rule report:
     input:
-        runs="results/tables/runs.csv",
-        variants="results/tables/variants.csv",
-        contrasts="results/tables/contrasts.csv",
+        **{name: TABLES[name] for name in ("runs", "variants", "contrasts", "mcnemar")},
         metrics=run_outputs("metrics.json"),
         meta=CACHE_FILES["meta"],
-        figures=list(FIGURES.values()),
-        grid="results/figures/augmentation_grid.png",
+        figures=expand("results/figures/{figure}.png", figure=FIGURES),
+        grid=GRID,
     output:
         report=report(
             "results/report.md",

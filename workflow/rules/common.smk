@@ -13,7 +13,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join([_SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
 )
 
-from augablate.settings import validate_config
+from augablate.figures import AUGMENTATION_GRID, FIGURES
+from augablate.settings import run_params, validate_config
 
 
 configfile: "config/config.yaml"
@@ -37,18 +38,25 @@ CACHE_FILES = {
 VARIANTS = config["variants"]
 SEEDS = config["train"]["seeds"]
 RUN = "results/runs/{variant}/seed-{seed}"
-FIGURES = {
-    "learning_curves_accuracy": "results/figures/learning_curves_accuracy.png",
-    "learning_curves_loss": "results/figures/learning_curves_loss.png",
-    "final_accuracy": "results/figures/final_accuracy.png",
-    "generalization_gap": "results/figures/generalization_gap.png",
-    "contrasts": "results/figures/contrasts.png",
+TABLES = {
+    name: f"results/tables/{name}.{'csv.gz' if name == 'images' else 'csv'}"
+    for name in (
+        "histories",
+        "images",
+        "runs",
+        "variants",
+        "curves",
+        "contrasts",
+        "mcnemar",
+    )
 }
+GRID = f"results/figures/{AUGMENTATION_GRID.name}.png"
 
 
 wildcard_constraints:
     variant="|".join(re.escape(v) for v in VARIANTS),
     seed=r"\d+",
+    figure="|".join(FIGURES),
 
 
 def run_outputs(name):

@@ -14,11 +14,12 @@ if config["data"]["source"] == "archive":
             mem_mb=512,
             runtime=60,
         params:
-            url=config["data"]["url"],
-            sha256=config["data"]["sha256"],
-            bytes=config["data"]["bytes"],
-            retries=config["data"]["retries"],
-            timeout=config["data"]["timeout"],
+            # one dict per rule: Snakemake compares params as a set of strings, so two
+            # separate values could trade places unnoticed
+            source={
+                key: config["data"][key]
+                for key in ("url", "sha256", "bytes", "retries", "timeout")
+            },
         script:
             "../scripts/download.py"
 
@@ -77,8 +78,10 @@ rule cache:
         mem_mb=4096,
         runtime=60,
     params:
-        image_size=config["data"]["image_size"],
-        resize=config["data"]["resize"],
-        skip_bad=config["data"]["skip_bad_images"],
+        decode={
+            "size": config["data"]["image_size"],
+            "resize": config["data"]["resize"],
+            "skip_bad": config["data"]["skip_bad_images"],
+        },
     script:
         "../scripts/cache.py"

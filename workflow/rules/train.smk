@@ -3,6 +3,7 @@ rule train:
         **CACHE_FILES,
     output:
         history=f"{RUN}/history.csv",
+        predictions=f"{RUN}/predictions.csv.gz",
         metrics=f"{RUN}/metrics.json",
     log:
         "logs/train/{variant}/seed-{seed}.log",
@@ -14,8 +15,8 @@ rule train:
     resources:
         **train_resources(),
     params:
-        config=lambda wildcards: {
-            key: config[key] for key in ("train", "model", "augmentation", "analysis")
-        },
+        # exactly what decides this run's result (augablate.settings.run_params): a new seed,
+        # variant, analysis setting or the range of an unused transform retrains nothing done
+        run=lambda wildcards: run_params(config, wildcards.variant),
     script:
         "../scripts/train.py"

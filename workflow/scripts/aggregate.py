@@ -1,26 +1,43 @@
-"""Tidy tables over all runs (rule aggregate)."""
+"""Tidy tables and statistics over all runs (rule aggregate)."""
 
 import json
+import logging
 
 import pandas as pd
 
-from augablate.analysis import contrasts, run_summary, tidy_histories, variant_summary
+from augablate import analysis
 from augablate.io import atomic_write_csv
 from augablate.logs import log_to_file
 
 log_to_file(snakemake.log[0])
-runs = []
-for history_path, metrics_path in zip(
-    snakemake.input.histories,
-    snakemake.input.metrics,
-    strict=True,
+inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params.analysis
+histories, predictions = [], []
+for history_path, predictions_path, metrics_path in zip(
+    inputs.histories, inputs.predictions, inputs.metrics, strict=True
 ):
     with open(metrics_path) as handle:
         metrics = json.load(handle)
-    runs.append((metrics["variant"], metrics["seed"], pd.read_csv(history_path)))
-histories = tidy_histories(runs)
-summary = run_summary(histories, snakemake.params.last_k)
-atomic_write_csv(snakemake.output.histories, histories)
-atomic_write_csv(snakemake.output.runs, summary)
-atomic_write_csv(snakemake.output.variants, variant_summary(summary))
-atomic_write_csv(snakemake.output.contrasts, contrasts(summary))
+    run = (metrics["variant"], metrics["seed"])
+    histories.append((*run, pd.read_csv(history_path)))
+    predictions.append((*run, pd.read_csv(predictions_path)))
+history = analysis.tidy_histories(histories)
+images = analysis.image_table(predictions, params["last_k"])
+runs = analysis.run_summary(history, params["last_k"])
+contrasts = analysis.contrasts(
+    images, alpha=params["alpha"], margin=params["equivalence_margin"] / 100
+)
+pairs = analysis.contrast_pairs(images["variant"].unique())
+logging.info(
+    "%d runs, %d distinct validation images, %d contrasts (%d primary)",
+    len(runs),
+    images["image"].nunique(),
+    len(contrasts),
+    int(contrasts["primary"].sum()),
+)
+atomic_write_csv(outputs.histories, history)
+atomic_write_csv(outputs.images, images)
+atomic_write_csv(outputs.runs, runs)
+atomic_write_csv(outputs.variants, analysis.variant_summary(runs, images))
+atomic_write_csv(outputs.curves, analysis.learning_curves(history))
+atomic_write_csv(outputs.contrasts, contrasts)
+atomic_write_csv(outputs.mcnemar, analysis.mcnemar_table(images, pairs, params["alpha"]))

@@ -2,18 +2,18 @@
 
 from pathlib import Path
 
-from augablate.figures import augmentation_grid
+from augablate.figures import augmentation_grid, save
 from augablate.logs import log_to_file
 from augablate.preview import preview_variants
 
 log_to_file(snakemake.log[0])
-params = snakemake.params
+grid = snakemake.params.grid
 originals, rows = preview_variants(
     Path(snakemake.input.meta).parent,
-    params.variants,
-    params.augmentation,
-    images=params.images,
-    draws=params.draws,
-    seed=params.seed,
+    grid["variants"],
+    grid["augmentation"],
+    images=grid["images"],
+    draws=grid["draws"],
+    seed=grid["seed"],
 )
-augmentation_grid(originals, rows, snakemake.output.grid, params.draws)
+save(augmentation_grid(originals, rows, grid["draws"]), snakemake.output.grid, dpi=90)

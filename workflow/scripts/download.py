@@ -4,12 +4,12 @@ from augablate.data import download
 from augablate.logs import log_to_file
 
 log_to_file(snakemake.log[0])
-params = snakemake.params
+source = snakemake.params.source
 download(
-    params.url,
+    source["url"],
     snakemake.output.archive,
-    expected_bytes=params.bytes,
-    expected_sha256=params.sha256,
-    retries=params.retries,
-    timeout=params.timeout,
+    expected_bytes=source["bytes"],
+    expected_sha256=source["sha256"],
+    retries=source["retries"],
+    timeout=source["timeout"],
 )

@@ -5,37 +5,35 @@ import os
 
 import pandas as pd
 
+from augablate.analysis import noise_floor, study_power
 from augablate.data import load_meta
+from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.io import atomic_write_text
 from augablate.logs import log_to_file
 from augablate.report import build_report
 
 log_to_file(snakemake.log[0])
-inputs, output = snakemake.input, snakemake.output
+inputs, output, config = snakemake.input, snakemake.output, snakemake.params.config
 report_dir = os.path.dirname(output.report)
 metrics = []
 for path in inputs.metrics:
     with open(path) as handle:
         metrics.append(json.load(handle))
-titles = {
-    "learning_curves_accuracy": "Learning curves: accuracy",
-    "learning_curves_loss": "Learning curves: loss",
-    "final_accuracy": "Final validation accuracy per variant",
-    "contrasts": "Contrasts with 95% CIs",
-    "generalization_gap": "Generalization gap",
-    "augmentation_grid": "The augmentation of each variant",
-}
-figure_paths = list(inputs.figures) + [inputs.grid]
+titles = {name: figure.title for name, figure in FIGURES.items()}
+titles[AUGMENTATION_GRID.name] = AUGMENTATION_GRID.title
 figures = {
-    titles.get(os.path.splitext(os.path.basename(p))[0], p): os.path.relpath(p, report_dir)
-    for p in figure_paths
+    titles[os.path.splitext(os.path.basename(path))[0]]: os.path.relpath(path, report_dir)
+    for path in [*inputs.figures, inputs.grid]
 }
+contrasts = pd.read_csv(inputs.contrasts)
 text = build_report(
-    config=snakemake.params.config,
+    config=config,
     meta=load_meta(os.path.dirname(inputs.meta)),
     variants=pd.read_csv(inputs.variants),
     runs=pd.read_csv(inputs.runs),
-    contrast_table=pd.read_csv(inputs.contrasts),
+    contrasts=contrasts,
+    floor=noise_floor(pd.read_csv(inputs.mcnemar)),
+    power=study_power(contrasts, config["analysis"]["alpha"]),
     run_metrics=metrics,
     figures=figures,
     command=snakemake.params.command,

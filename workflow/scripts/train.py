@@ -7,15 +7,15 @@ from augablate.settings import augmentation_settings, train_settings
 from augablate.train import run_training
 
 log_to_file(snakemake.log[0])
-config = snakemake.params.config
+run = snakemake.params.run  # augablate.settings.run_params: what decides this run
 run_training(
     cache=Path(snakemake.input.meta).parent,
     variant=snakemake.wildcards.variant,
     seed=int(snakemake.wildcards.seed),
-    augmentation=augmentation_settings(config),
-    settings=train_settings(config),
+    augmentation=augmentation_settings(run),
+    settings=train_settings(run),
     history_path=snakemake.output.history,
+    predictions_path=snakemake.output.predictions,
     metrics_path=snakemake.output.metrics,
     threads=snakemake.threads,
-    last_k=config["analysis"]["last_k"],
 )

@@ -1,0 +1,88 @@
+"""Per-epoch checkpoints of a training: ``<run>/checkpoint/{state.json, epoch-NNNN.*}``.
+
+A checkpoint holds the weights and optimizer state, the per-image validation results so far,
+and ``state.json`` (the epoch, the history so far, a fingerprint of the configuration). Every
+file is written to a temporary name and renamed, ``state.json`` last, and each epoch's files
+have names of their own: a kill at any moment leaves the previous checkpoint or the new one
+whole, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from augablate.io import atomic_write, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+FOLDER = "checkpoint"
+STATE = "state.json"
+KEYS = ("epoch", "fingerprint", "weights", "arrays", "history", "wall_seconds", "resumed_at_epochs")
+
+
+def checkpoint_folder(history_path: Path | str) -> Path:
+    """Where a run keeps its checkpoint: ``checkpoint/`` beside its outputs (not an output)."""
+    return Path(history_path).parent / FOLDER
+
+
+def save_checkpoint(folder: Path, model, state: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Save the weights, optimizer state and ``arrays`` after ``state["epoch"]`` epochs, then
+    the state that names them; remove the files of the checkpoint before."""
+    stem = f"epoch-{state['epoch']:04d}"
+    weights, saved_arrays = f"{stem}.weights.h5", f"{stem}.arrays.npz"
+    atomic_write(folder / weights, model.save_weights, suffix=".weights.h5")
+
+    def write_arrays(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write(folder / saved_arrays, write_arrays)
+    atomic_write_json(folder / STATE, {**state, "weights": weights, "arrays": saved_arrays})
+    for path in folder.iterdir():
+        if path.name not in (weights, saved_arrays, STATE):
+            path.unlink(missing_ok=True)
+
+
+def load_checkpoint(folder: Path, fingerprint: str) -> tuple[dict, dict] | None:
+    """The state and arrays of the last checkpoint in ``folder`` if it belongs to this
+    configuration.
+
+    A checkpoint of another configuration (the config changed since the run was killed), or
+    one that cannot be read, is removed with a warning and the run starts from the beginning.
+    """
+    state_path = folder / STATE
+    if not state_path.exists():
+        shutil.rmtree(folder, ignore_errors=True)  # at most a half-written first checkpoint
+        return None
+    arrays: dict = {}
+    try:
+        state = json.loads(state_path.read_text())
+        problem = None
+        if missing := [key for key in KEYS if key not in state]:
+            problem = f"its {STATE} lacks {missing}"
+        elif state["fingerprint"] != fingerprint:
+            problem = (
+                f"it was saved for another configuration (fingerprint {state['fingerprint']}, "
+                f"this run {fingerprint})"
+            )
+        elif not (folder / state["weights"]).is_file():
+            problem = f"its weights file {state['weights']} is missing"
+        else:
+            with np.load(folder / state["arrays"]) as saved:
+                arrays = {name: saved[name] for name in saved.files}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        problem = f"it cannot be read ({type(error).__name__}: {error})"
+    if problem:
+        discard(folder, problem)
+        return None
+    return state, arrays
+
+
+def discard(folder: Path, problem: str) -> None:
+    log.warning("ignoring the checkpoint in %s: %s; starting from epoch 1", folder, problem)
+    shutil.rmtree(folder, ignore_errors=True)

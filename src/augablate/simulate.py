@@ -1,0 +1,130 @@
+"""Simulated per-image results of whole studies, for calibrating the statistics without training.
+
+A generative model of what a study's runs look like image by image. On the logit scale the
+chance that run (variant v, seed s) gets validation image i right at one of the last k epochs is
+
+    mu + delta_v + u_i + g_vi + r_vs + h_vsi
+
+with ``u_i`` the image's difficulty, ``g_vi`` how the variant systematically changes that image
+(an image effect of a contrast), ``r_vs`` the run's overall luck (the seed effect of a
+contrast), ``h_vsi`` the run's own churn on that image, and ``delta_v`` the planted effect. Each
+of the k epochs is then an independent draw, and an image's score is the fraction right, as in
+the real per-image table. Every variant has the same distribution apart from ``delta_v``: with
+all ``delta_v`` zero the population accuracies are exactly equal (a null study).
+
+Effects are planted in accuracy points of the population (``delta_v`` is solved for), so "a
+3-point effect" means what the report means by it. :func:`fit_scenario` chooses the standard
+deviations so that the simulated variance components match a real study's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(64)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The variance structure of a study's per-image results (logit scale)."""
+
+    accuracy: float = 0.75  # population accuracy of the baseline
+    image_sd: float = 2.0  # u: image difficulty
+    variant_image_sd: float = 0.5  # g: a variant's systematic change of single images
+    run_sd: float = 0.1  # r: a run's overall luck
+    churn_sd: float = 1.0  # h: a run's own changes of single images
+    last_k: int = 5
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def total_sd(self) -> float:
+        return math.sqrt(
+            self.image_sd**2 + self.variant_image_sd**2 + self.run_sd**2 + self.churn_sd**2
+        )
+
+    def population_accuracy(self, logit_shift: float) -> float:
+        """Mean of sigmoid(shift + Z), Z ~ N(0, total_sd^2), by Gauss-Hermite quadrature."""
+        values = special.expit(logit_shift + self.total_sd * _NODES)
+        return float((_WEIGHTS * values).sum() / _WEIGHTS.sum())
+
+    def logit_for(self, accuracy: float) -> float:
+        """The location whose population accuracy is ``accuracy``."""
+        return float(optimize.brentq(lambda x: self.population_accuracy(x) - accuracy, -40.0, 40.0))
+
+
+def simulate_study(
+    scenario: Scenario,
+    effects: Mapping[str, float],
+    seeds: int,
+    images: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Per-image scores [seeds, images] (fractions of k epochs right) for each variant.
+
+    ``effects`` maps each variant to its planted effect in accuracy units over the baseline
+    (0.03 is 3 points; the baseline variant has 0).
+    """
+    base = scenario.logit_for(scenario.accuracy)
+    difficulty = rng.normal(0.0, scenario.image_sd, images)
+    scores = {}
+    for variant, effect in effects.items():
+        location = scenario.logit_for(scenario.accuracy + effect) if effect else base
+        systematic = rng.normal(0.0, scenario.variant_image_sd, images)
+        luck = rng.normal(0.0, scenario.run_sd, (seeds, 1))
+        churn = rng.normal(0.0, scenario.churn_sd, (seeds, images))
+        chance = special.expit(location + difficulty + systematic + luck + churn)
+        right = rng.binomial(scenario.last_k, chance)
+        scores[variant] = right / scenario.last_k
+    return scores
+
+
+def variance_components(differences: np.ndarray) -> tuple[float, float, float]:
+    """(seed, image, residual) variance components of a seeds x images table of differences."""
+    from augablate.inference import crossed_mean
+
+    estimate = crossed_mean(differences)
+    return estimate.seed_variance, estimate.image_variance, estimate.residual_variance
+
+
+def fit_scenario(
+    accuracy: float,
+    components: Sequence[float],
+    seeds: int,
+    images: int,
+    last_k: int,
+    image_sd: float = 2.0,
+    rng_seed: int = 0,
+) -> Scenario:
+    """A scenario whose null contrasts have (about) the given variance components of a real
+    study's contrasts (seed, image, residual), at its accuracy, seeds, images and k.
+
+    ``image_sd`` (difficulty shared by every variant) cancels in a contrast and is kept fixed;
+    the other three standard deviations are fitted on the log scale by Nelder-Mead against
+    simulated studies with common random numbers.
+    """
+    target = np.log(np.maximum(np.asarray(components, float), 1e-8))
+
+    def simulated(log_sds: np.ndarray) -> np.ndarray:
+        variant_image_sd, run_sd, churn_sd = np.exp(log_sds)
+        scenario = Scenario(accuracy, image_sd, variant_image_sd, run_sd, churn_sd, last_k)
+        rng = np.random.default_rng(rng_seed)
+        found = []
+        for _ in range(8):
+            study = simulate_study(scenario, {"a": 0.0, "b": 0.0}, max(seeds, 3), images, rng)
+            found.append(variance_components(study["a"] - study["b"]))
+        return np.log(np.maximum(np.mean(found, axis=0), 1e-8))
+
+    def loss(log_sds: np.ndarray) -> float:
+        return float(((simulated(log_sds) - target) ** 2).sum())
+
+    start = np.log([0.5, 0.1, 1.0])
+    best = optimize.minimize(loss, start, method="Nelder-Mead", options={"maxiter": 200})
+    variant_image_sd, run_sd, churn_sd = np.exp(best.x)
+    return Scenario(accuracy, image_sd, variant_image_sd, run_sd, churn_sd, last_k)
