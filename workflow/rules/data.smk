@@ -58,6 +58,8 @@ else:
         resources:
             mem_mb=1024,
             runtime=10,
+        params:
+            source=config["data"]["source"],
         script:
             "../scripts/export_embedded.py"
 
