@@ -55,7 +55,7 @@ BAD = [
     ({"augmentation": {"blur": 1}}, "augmentation", "'blur' was unexpected"),
     ({"augmentation": {"zoom": 1.5}}, "augmentation.zoom", "1.5"),
     ({"augmentation": {"fill_mode": "mirror"}}, "augmentation.fill_mode", "'nearest', 'reflect'"),
-    ({"data": {"source": "web"}}, "data.source", "'embedded', 'archive'"),
+    ({"data": {"source": "web"}}, "data.source", "'embedded', 'generated', 'archive'"),
     ({"data": {"resize": "fancy"}}, "data.resize", "'nearest', 'bilinear'"),
     ({"data": {"sha256": "abc"}}, "data.sha256", "does not match"),
     ({"data": {"image_size": 20}}, "data.image_size", "at least 22"),

@@ -12,14 +12,16 @@ def readme_commands():
 
 def test_readme_opens_with_the_run_and_test_commands():
     run, test = readme_commands()[:2]
-    assert run.endswith("snakemake --cores 4") and "pip install -e ." in run
+    assert run.endswith("snakemake --cores 4") and "pip install -e '.[cpu]'" in run
     assert test.endswith("pytest")
     ci = (REPO / ".ci" / "run").read_text()
     assert test in ci, "the README's test command must be what .ci/run runs"
 
 
 def test_pins_agree_across_pip_and_conda_routes():
-    pins = dict(re.findall(r'"([a-z0-9-]+)==([^"]+)"', (REPO / "pyproject.toml").read_text()))
+    pyproject = (REPO / "pyproject.toml").read_text()
+    pins = dict(re.findall(r'"([a-z0-9-]+)(?:\[[a-z-]+\])?==([^"]+)"', pyproject))
+    assert pins["tensorflow-cpu"] == pins["tensorflow"], "the CPU and GPU routes pin one version"
     assert pins["tensorflow"].startswith("2.21") and pins["snakemake"].startswith("9.")
     files = [REPO / "environment.yml", *sorted((REPO / "workflow" / "envs").glob("*.yaml"))]
     for path in files:

@@ -78,6 +78,10 @@ def test_report_matches_the_tables_and_names_populations():
     )
     assert "over seeds and images" in text and "**it helps**" in text
     assert "### Verdicts (4 primary contrasts, Holm-corrected together)" in text
+    assert "In short: **Helps**: `rotation`, `rotation` in company." in text
+    assert (
+        "| rotation    | what a transform does alone (X vs none)                  | +7.5 " in text
+    )
     assert "### Descriptive contrasts (not part of the corrected family)" in text
     assert "Adding `rotation` to the others (`all` vs `all-minus-rotation`)" in text
     assert "Noise floor: every run scores the same 600 distinct validation images" in text
@@ -136,14 +140,14 @@ BASE = {
                 "p_holm": 0.8,
                 "p_equivalence_holm": 0.01,
             },
-            "the whole effect lies within +-1 points (equivalence test, Holm-adjusted p = 0.010): "
-            "**no effect larger than +-1 points**.",
+            "the whole effect lies within ±1 point (equivalence test, Holm-adjusted p = 0.010): "
+            "**no effect larger than ±1 point**.",
         ),
         (
             "inconclusive",
             {"difference": 0.01, "ci_low": -0.02, "ci_high": 0.04, "p_holm": 0.6},
             "**inconclusive**: we could not tell whether it helps, hurts or changes accuracy by "
-            "less than +-1 points.",
+            "less than ±1 point.",
         ),
         (
             "inconclusive",

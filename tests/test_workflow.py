@@ -128,7 +128,7 @@ def test_smoke_study_end_to_end(smoke_study):
     report = (workdir / "results" / "report.md").read_text()
     for variant in variants:
         assert f"| {variant} " in report
-    assert "### Verdicts (1 primary contrasts, Holm-corrected together)" in report
+    assert "### Verdicts (1 primary contrast, Holm-corrected together)" in report
     for figure in (workdir / "results" / "figures").iterdir():
         assert figure.read_bytes()[:8] == PNG_MAGIC, figure
         assert f"(figures/{figure.name})" in report

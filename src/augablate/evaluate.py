@@ -83,8 +83,8 @@ def evaluation_batch(image_size: int, budget: int = 4_000_000) -> int:
 def predict_probabilities(model, images: np.ndarray, indices: np.ndarray | None = None):
     """The model's outputs for ``images[indices]`` (all when None), in inference mode.
 
-    Reads the (memory-mapped) images one chunk at a time, in sorted order, through one traced
-    forward pass.
+    Reads the (memory-mapped) images one chunk at a time through one traced forward pass; the
+    last chunk is padded to the same size, so that the pass is traced once per process.
     """
     import tensorflow as tf
 
@@ -94,7 +94,12 @@ def predict_probabilities(model, images: np.ndarray, indices: np.ndarray | None 
     outputs = []
     for start in range(0, len(indices), chunk):
         batch = np.asarray(images[indices[start : start + chunk]])
-        outputs.append(forward(tf.constant(batch, tf.float32)).numpy())
+        count = len(batch)
+        if count < chunk:
+            batch = np.concatenate(
+                [batch, np.zeros((chunk - count, *batch.shape[1:]), batch.dtype)]
+            )
+        outputs.append(forward(tf.constant(batch, tf.float32)).numpy()[:count])
     return np.concatenate(outputs)
 
 
@@ -104,6 +109,6 @@ def _forward(model):
 
     forward = getattr(model, "_augablate_forward", None)
     if forward is None:
-        forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+        forward = tf.function(lambda batch: model(batch, training=False))
         model._augablate_forward = forward
     return forward

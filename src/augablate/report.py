@@ -34,6 +34,28 @@ def p_text(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def p_is(value: float) -> str:
+    """``p = 0.023`` or ``p < 0.001``."""
+    text = p_text(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def margin_text(margin: float) -> str:
+    """An equivalence margin (accuracy units) in words: ``±1 point``, ``±2.5 points``."""
+    value = margin * 100
+    return f"±{value:g} point" + ("" if value == 1 else "s")
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def table(rows, headers) -> str:
+    """A github-style markdown table; cells are shown as written (no number parsing, which
+    would drop the sign of +1.0)."""
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
 def interval_text(low: float, high: float, unit: str = "points") -> str:
     """``+2.1 to +6.3 points`` (differences) or ``71.2% to 75.0%`` (accuracies)."""
     if _missing(low):
@@ -59,7 +81,7 @@ def subject(row: Mapping) -> str:
 
 def effect_sentence(row: Mapping, family_size: int) -> str:
     """One sentence whose wording is fixed by the contrast's verdict."""
-    diff, margin = row["difference"], row["margin"] * 100
+    diff, margin = row["difference"], margin_text(row["margin"])
     ci = f"95% CI {interval_text(row['ci_low'], row['ci_high'])} over {row['population']}"
     verdict = row["verdict"]
     head = f"{subject(row)} changed validation accuracy by {points(diff)} points ({ci}"
@@ -67,13 +89,13 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
         moved = "raised" if verdict == "helps" else "lowered"
         return (
             f"{subject(row)} {moved} validation accuracy by {abs(diff) * 100:.1f} points ({ci}; "
-            f"Holm-adjusted p = {p_text(row['p_holm'])}): **it {verdict}**."
+            f"Holm-adjusted {p_is(row['p_holm'])}): **it {verdict}**."
         )
     if verdict == "negligible":
         return (
-            f"{head}): the whole effect lies within +-{margin:g} points (equivalence test, "
-            f"Holm-adjusted p = {p_text(row['p_equivalence_holm'])}): **no effect larger than "
-            f"+-{margin:g} points**."
+            f"{head}): the whole effect lies within {margin} (equivalence test, "
+            f"Holm-adjusted {p_is(row['p_equivalence_holm'])}): **no effect larger than "
+            f"{margin}**."
         )
     if verdict == "inconclusive":
         excludes = not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0)
@@ -84,9 +106,8 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
             else ""
         )
         return (
-            f"{head}; Holm-adjusted p = {p_text(row['p_holm'])}{caveat}): **inconclusive**: we "
-            f"could not tell whether it helps, hurts or changes accuracy by less than "
-            f"+-{margin:g} points."
+            f"{head}; Holm-adjusted {p_is(row['p_holm'])}{caveat}): **inconclusive**: we "
+            f"could not tell whether it helps, hurts or changes accuracy by less than {margin}."
         )
     if verdict == "single seed":
         return (
@@ -95,7 +116,24 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
         )
     if verdict == "untestable":
         return f"{subject(row)}: the compared runs score every image alike in every seed."
-    return f"{head}; unadjusted p = {p_text(row['p_value'])}): descriptive, no verdict."
+    return f"{head}; unadjusted {p_is(row['p_value'])}): descriptive, no verdict."
+
+
+def verdict_summary(primary: pd.DataFrame) -> str:
+    """One line: which transforms got which verdict."""
+    parts = []
+    for verdict in ("helps", "hurts", "negligible", "inconclusive", "single seed", "untestable"):
+        chosen = primary[primary["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        names = ", ".join(
+            f"`{row['transform'] or 'all'}`"
+            + (" in company" if row["family"] == IN_COMPANY else "")
+            for _, row in chosen.iterrows()
+        )
+        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
+        parts.append(f"**{words[0].upper() + words[1:]}**: {names}.")
+    return "In short: " + " ".join(parts)
 
 
 def verdict_table(contrasts: pd.DataFrame) -> str:
@@ -107,7 +145,7 @@ def verdict_table(contrasts: pd.DataFrame) -> str:
             interval_text(row["ci_low"], row["ci_high"]),
             p_text(row["p_holm"]),
             f"{row['mcnemar_agreeing_seeds']}/{row['mcnemar_seeds']}",
-            VERDICTS[row["verdict"]].format(margin=f"{row['margin'] * 100:g}"),
+            VERDICTS[row["verdict"]].format(margin=margin_text(row["margin"])),
         ]
         for _, row in contrasts.iterrows()
     ]
@@ -120,16 +158,16 @@ def verdict_table(contrasts: pd.DataFrame) -> str:
         "McNemar seeds",
         "verdict",
     ]
-    return tabulate(rows, headers=headers, tablefmt="github")
+    return table(rows, headers)
 
 
 def ranked_table(variants: pd.DataFrame) -> str:
     ranked = variants.sort_values("final_val_accuracy_mean", ascending=False)
     rows = [
         [
-            rank,
+            str(rank),
             row["variant"],
-            row["seeds"],
+            str(row["seeds"]),
             percent(row["final_val_accuracy_mean"]),
             interval_text(row["final_val_accuracy_ci_low"], row["final_val_accuracy_ci_high"], "%"),
             percent(row["final_clean_train_accuracy_mean"]),
@@ -148,7 +186,7 @@ def ranked_table(variants: pd.DataFrame) -> str:
         "gap (pts)",
         "beats chance",
     ]
-    return tabulate(rows, headers=headers, tablefmt="github")
+    return table(rows, headers)
 
 
 def overfitting_table(variants: pd.DataFrame) -> str:
@@ -175,7 +213,7 @@ def overfitting_table(variants: pd.DataFrame) -> str:
         "min val loss",
         "val loss rise",
     ]
-    return tabulate(rows, headers=headers, tablefmt="github")
+    return table(rows, headers)
 
 
 def overfitting_sentences(variants: pd.DataFrame) -> list[str]:
@@ -243,7 +281,9 @@ def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str
     ]
     if len(primary):
         lines += [
-            f"### Verdicts ({len(primary)} primary contrasts, Holm-corrected together)",
+            f"### Verdicts ({plural(len(primary), 'primary contrast')}, Holm-corrected together)",
+            "",
+            verdict_summary(primary),
             "",
             verdict_table(primary),
             "",
@@ -275,7 +315,18 @@ def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str
     return lines
 
 
-def methods_lines(alpha: float, margin: float, family_size: int) -> list[str]:
+def family_words(primary: pd.DataFrame) -> str:
+    """The primary family's questions, in words."""
+    present = [f for f in (ALONE, IN_COMPANY, OVERALL) if f in set(primary["family"])]
+    words = {
+        ALONE: "each transform alone against `none`",
+        IN_COMPANY: "`all` against `all` minus each transform",
+        OVERALL: "`all` against `none`",
+    }
+    return " and ".join(words[f] for f in present) or "none"
+
+
+def methods_lines(alpha: float, margin: float, primary: pd.DataFrame) -> list[str]:
     return [
         "## How the numbers were made",
         "",
@@ -284,10 +335,10 @@ def methods_lines(alpha: float, margin: float, family_size: int) -> list[str]:
         "per-seed differences, with seeds - 1 degrees of freedom, propagated exactly) and the "
         "image part (systematic per-image effects, from the two-way ANOVA of the table). With one "
         "seed only images are sampled, and the intervals say so.",
-        f"- Verdicts: the {family_size} primary contrasts (each transform alone against `none`, "
-        f"and `all` against `all` minus each) are one family; Holm's correction holds its "
+        f"- Verdicts: the {plural(len(primary), 'primary contrast')} ({family_words(primary)}) "
+        f"are one family; Holm's correction holds its "
         f"family-wise error at {alpha:g}, once for the difference tests (helps / hurts) and once "
-        f"for the equivalence tests against +-{margin * 100:g} points (two one-sided tests: no "
+        f"for the equivalence tests against {margin_text(margin)} (two one-sided tests: no "
         "effect larger than the margin). A contrast neither test decides is inconclusive.",
         "- Cross-check: an exact McNemar test of every pair of runs (one seed, last-epoch "
         "correctness); the verdict table counts the seeds in which it is significant in the "
@@ -337,7 +388,7 @@ def build_report(
     lines += methods_lines(
         analysis.get("alpha", 0.05),
         analysis.get("equivalence_margin", 1.0) / 100,
-        int(contrasts["primary"].astype(bool).sum()),
+        contrasts[contrasts["primary"].astype(bool)],
     )
     lines += ["## Figures", ""]
     for title, path in figures.items():

@@ -128,3 +128,58 @@ def fit_scenario(
     best = optimize.minimize(loss, start, method="Nelder-Mead", options={"maxiter": 200})
     variant_image_sd, run_sd, churn_sd = np.exp(best.x)
     return Scenario(accuracy, image_sd, variant_image_sd, run_sd, churn_sd, last_k)
+
+
+def family_design(transforms: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(family, transform, variant, baseline) of a full study's primary family: each transform
+    alone against none, and all against all minus each."""
+    alone = [("alone", t, t, "none") for t in transforms]
+    company = [("in company", t, "all", f"all-minus-{t}") for t in transforms]
+    return alone + company
+
+
+def simulate_family(
+    scenario: Scenario,
+    transforms: Sequence[str],
+    seeds: int,
+    images: int,
+    rng: np.random.Generator,
+    planted: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    margin: float = 0.01,
+) -> list[dict]:
+    """One simulated study of the full design (none, each transform, all, all minus each) with
+    ``planted`` effects per variant (accuracy units), analysed exactly as the workflow does
+    (:func:`augablate.inference.crossed_mean`, Holm over the primary family, the verdict rule):
+    one row per primary contrast."""
+    from augablate.analysis import verdict
+    from augablate.inference import crossed_mean, holm
+
+    variants = ["none", *transforms, "all", *(f"all-minus-{t}" for t in transforms)]
+    planted = planted or {}
+    scores = simulate_study(
+        scenario, {v: planted.get(v, 0.0) for v in variants}, seeds, images, rng
+    )
+    rows = []
+    for family, transform, variant, baseline in family_design(transforms):
+        estimate = crossed_mean(scores[variant] - scores[baseline])
+        rows.append(
+            {
+                "family": family,
+                "transform": transform,
+                "primary": True,
+                "seeds": seeds,
+                "difference": estimate.estimate,
+                "p_value": estimate.p_value(),
+                "p_equivalence": estimate.equivalence_p_value(margin),
+            }
+        )
+    for row, adjusted, equivalent in zip(
+        rows,
+        holm([r["p_value"] for r in rows]),
+        holm([r["p_equivalence"] for r in rows]),
+        strict=True,
+    ):
+        row.update(p_holm=adjusted, p_equivalence_holm=equivalent)
+        row["verdict"] = verdict(row, alpha)
+    return rows

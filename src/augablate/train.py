@@ -95,8 +95,14 @@ class TrainSettings:
 def configure_tensorflow(threads: int, seed: int, deterministic: bool):
     """Set TensorFlow's thread pools, every RNG and determinism; call before any op runs."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError as error:
+        raise ImportError(
+            "TensorFlow is not installed in this environment: install the project with "
+            "pip install -e '.[cpu]' (CPU only) or pip install -e '.[gpu]' (NVIDIA GPUs)"
+        ) from error
     import keras
-    import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -106,6 +112,22 @@ def configure_tensorflow(threads: int, seed: int, deterministic: bool):
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return tf
+
+
+def process_start_time() -> float | None:
+    """When this process started (seconds since the epoch), from /proc on Linux; None
+    elsewhere. The time from there to the first epoch is a training's start-up cost."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        return boot + int(fields[19]) / ticks
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def config_hash(payload: dict) -> str:
@@ -281,6 +303,9 @@ def build_run_model(settings: TrainSettings, active, data: RunData, seed: int):
         settings.dense_units,
         settings.learning_rate,
         augmentation_layer=layer,
+        # a whole epoch per call: the same batches and updates (checked value for value),
+        # without Keras' per-step Python dispatch, which rivals the compute of small models
+        steps_per_execution=settings.steps_per_epoch,
     )
     return model, layer
 
@@ -323,6 +348,9 @@ class Run:
     resumed_at: list[int] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
     checkpoint_seconds: float = 0.0
+    #: wall-clock times (seconds since the epoch) of this attempt: process start, the start of
+    #: its first epoch, the end of each epoch (checkpoint saved), the outputs written
+    timeline: dict = field(default_factory=lambda: {"epoch_ends": []})
 
     @property
     def wall_seconds(self) -> float:
@@ -339,6 +367,7 @@ class Run:
         }
         save_checkpoint(self.folder, model, state, self.evidence.arrays())
         self.checkpoint_seconds += time.perf_counter() - saving
+        self.timeline["epoch_ends"].append(time.time())
 
 
 def run_training(
@@ -355,6 +384,7 @@ def run_training(
     """Train the reference CNN for one (variant, seed); write its history, per-image
     predictions and metrics. Resumes from the checkpoint a killed earlier attempt left."""
     started = time.time()
+    timeline = {"process_start": process_start_time() or started, "epoch_ends": []}
     tf = configure_tensorflow(threads, seed, settings.deterministic)
     import keras
 
@@ -362,7 +392,15 @@ def run_training(
     active = augmentation.restricted_to(transforms)
     data = load_run_data(cache, settings.clean_train_images)
     run = Run(
-        variant, seed, active, settings, data, threads, checkpoint_folder(history_path), started
+        variant,
+        seed,
+        active,
+        settings,
+        data,
+        threads,
+        checkpoint_folder(history_path),
+        started,
+        timeline=timeline,
     )
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
     model, augmentation_layer = build_run_model(settings, active, data, seed)
@@ -404,6 +442,8 @@ def run_training(
     )
     atomic_write_csv(history_path, history)
     atomic_write_csv(predictions_path, run.evidence.predictions(data))
+    run.timeline["outputs_written"] = time.time()
+    metrics["timeline"] = run.timeline
     atomic_write_json(metrics_path, metrics)
     shutil.rmtree(run.folder, ignore_errors=True)  # the outputs are complete: no longer needed
     log.info(
@@ -440,6 +480,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
+            run.timeline.setdefault("first_epoch_begin", time.time())
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.start
