@@ -4,7 +4,13 @@ import pytest
 import yaml
 from conftest import REPO
 
-from augablate.settings import ConfigError, augmentation_settings, load_config, train_settings
+from augablate.settings import (
+    ConfigError,
+    augmentation_settings,
+    load_config,
+    reproduce_command,
+    train_settings,
+)
 
 SHIPPED = sorted((REPO / "config").glob("*.yaml"))
 
@@ -92,3 +98,25 @@ def test_config_readme_documents_every_key():
         keys = [f"{section}.{key}" for key in spec.get("properties", {})] or [section]
         for key in keys:
             assert f"`{key}`" in readme, f"config/README.md does not document {key}"
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["snakemake", "--cores", "2"], "snakemake --cores 4"),
+        (
+            ["snakemake", "--configfile", "config/cats_vs_dogs.yaml", "mirror.yaml", "-n"],
+            "snakemake --cores 4 --configfile config/cats_vs_dogs.yaml mirror.yaml",
+        ),
+        (["snakemake", "--configfile=x.yaml"], "snakemake --cores 4 --configfile x.yaml"),
+        (["snakemake", "--configfile", "./cfg.yaml"], "snakemake --cores 4 --configfile cfg.yaml"),
+        (
+            ["snakemake", "-j2", "--config", "variants=[none, all]", "--until", "cache"],
+            "snakemake --cores 4 --config 'variants=[none, all]'",
+        ),
+        (["snakemake", "--config=a=1", "--cores=3"], "snakemake --cores 4 --config a=1"),
+    ],
+)
+def test_reproduce_command_keeps_what_decides_the_study(argv, expected):
+    assert reproduce_command(argv) == expected
+    assert reproduce_command(argv) == reproduce_command([a.replace("./", "") for a in argv])

@@ -1,6 +1,5 @@
 import os
 import re
-import shlex
 import sys
 
 from pathlib import Path
@@ -14,7 +13,7 @@ os.environ.update(
 )
 
 from augablate.figures import AUGMENTATION_GRID, FIGURES
-from augablate.settings import run_params, validate_config
+from augablate.settings import reproduce_command, run_params, validate_config
 
 
 configfile: "config/config.yaml"
@@ -70,20 +69,6 @@ def train_resources():
         "runtime": res["train_runtime"],
         "gpu": 1 if res["gpu"] else 0,
     }
-
-
-def reproduce_command(argv):
-    """The command that reproduces this study: its config files and --config overrides (the
-    cores and targets of this particular call do not change the result)."""
-    kept, keep = [], False
-    for arg in argv[1:]:
-        if arg.startswith("-"):
-            keep = arg in ("--configfile", "--configfiles", "--config", "-C")
-            if keep:
-                kept.append(arg)
-        elif keep:
-            kept.append(shlex.quote(arg))
-    return " ".join(["snakemake", "--cores", "4", *kept])
 
 
 REPRODUCE_COMMAND = reproduce_command(sys.argv)
