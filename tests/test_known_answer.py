@@ -1,5 +1,5 @@
 """The study whose answer is known: on the generated mirror-glyph data set
-(config/known_answer.yaml, augablate.generated) the workflow's own tables and report must find
+(config/known_answer.yaml, augablate.data.generated) the workflow's own tables and report must find
 the planted verdicts: rotation and the width shift help, the horizontal flip hurts."""
 
 import pandas as pd

@@ -4,7 +4,7 @@ scikit-learn's digits (source: embedded) or the known-answer glyphs (source: gen
 import logging
 
 from augablate.data import check_layout, export_embedded
-from augablate.generated import export_known_answer
+from augablate.data.generated import export_known_answer
 from augablate.logs import log_to_file
 
 log_to_file(snakemake.log[0])
