@@ -178,3 +178,21 @@ BASE = {
 def test_every_verdict_has_its_sentence(verdict, changes, wording):
     row = pd.Series({**BASE, **changes, "verdict": verdict})
     assert wording in effect_sentence(row, family_size=12)
+
+
+def test_the_report_says_what_was_not_read_as_data_and_warns_about_classes():
+    from augablate.report import data_lines
+
+    meta = {
+        **META,
+        "ignored": {"hidden": 3, "hidden_examples": [], "other_suffixes": {".txt": 2}},
+        "skipped": {"train": ["a/x.jpg: OSError: truncated"], "validation": []},
+        "exif_orientation": "apply",
+        "warnings": ["train: 100% of class 'a' but 0% of class 'b' are JPEG/RGB files"],
+    }
+    text = "\n".join(data_lines(meta))
+    assert "3 hidden file(s) or folder(s)" in text and "2 file(s) of other kinds (.txt: 2)" in text
+    assert "1 undecodable file(s) skipped" in text
+    assert "EXIF orientation: applied" in text
+    assert "**Warning**: train: 100% of class 'a' but 0% of class 'b' are JPEG/RGB files." in text
+    assert "EXIF orientation: ignored" in "\n".join(data_lines(META))

@@ -194,6 +194,20 @@ def clip_accuracy(interval: tuple[float, float]) -> tuple[float, float]:
     )
 
 
+#: The population of an accuracy interval when every run scored every image alike.
+ALIKE = "images (every run alike)"
+
+
+def wilson_interval(accuracy: float, images: int, confidence: float = 0.95):
+    """The Wilson score interval of an accuracy measured on ``images`` images (statsmodels):
+    unlike the normal one it is not empty at 0% or 100%."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    correct = int(round(accuracy * images))
+    low, high = proportion_confint(correct, images, alpha=1 - confidence, method="wilson")
+    return float(low), float(high)
+
+
 def score_matrix(images: pd.DataFrame, variant: str, column: str = "score") -> pd.DataFrame:
     """A variant's per-image scores as a seeds x images table (rows sorted by seed)."""
     rows = images[images["variant"] == variant]
@@ -215,6 +229,10 @@ def variant_summary(runs: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
         group = runs[runs["variant"] == variant]
         estimate = crossed_mean(score_matrix(images, variant).to_numpy(float))
         low, high = clip_accuracy(estimate.interval())
+        population = estimate.population
+        if not estimate.testable:  # every run scored every image alike (e.g. all right)
+            low, high = wilson_interval(estimate.estimate, estimate.images)
+            population = ALIKE
         values = group["final_val_accuracy"].to_numpy(float)
         row: dict = {
             "variant": variant,
@@ -224,7 +242,7 @@ def variant_summary(runs: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
             "final_val_accuracy_sd": values.std(ddof=1) if len(values) > 1 else math.nan,
             "final_val_accuracy_ci_low": low,
             "final_val_accuracy_ci_high": high,
-            "final_val_accuracy_ci_population": estimate.population,
+            "final_val_accuracy_ci_population": population,
             "chance_level": chance,
             "above_chance": bool(low > chance) if not math.isnan(low) else False,
         }

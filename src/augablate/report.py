@@ -398,9 +398,40 @@ def build_report(
     return "\n".join(lines)
 
 
+def data_lines(meta: Mapping) -> list[str]:
+    """What was read as data, what was skipped and why, and warnings about the classes."""
+    lines = []
+    ignored = meta.get("ignored", {})
+    other = ignored.get("other_suffixes", {})
+    if ignored.get("hidden") or other:
+        lines.append(
+            f"- Not data, skipped: {ignored.get('hidden', 0)} hidden file(s) or folder(s) "
+            "(names starting with a dot, `__MACOSX`) and "
+            f"{sum(other.values())} file(s) of other kinds"
+            + (f" ({', '.join(f'{k}: {v}' for k, v in other.items())})" if other else "")
+            + "."
+        )
+    undecodable = sum(len(v) for v in meta.get("skipped", {}).values())
+    if undecodable:
+        lines.append(
+            f"- {undecodable} undecodable file(s) skipped (`data.skip_bad_images`; listed in the "
+            "cache's meta.json)."
+        )
+    orientation = meta.get("exif_orientation", "ignore")
+    lines.append(
+        "- EXIF orientation: "
+        + (
+            "ignored, as the reference loader does (`data.exif_orientation: ignore`)."
+            if orientation == "ignore"
+            else "applied: photos turned upright (`data.exif_orientation: apply`)."
+        )
+    )
+    lines += [f"- **Warning**: {warning}." for warning in meta.get("warnings", [])]
+    return lines
+
+
 def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
     counts = {split: meta["splits"][split]["count"] for split in meta["splits"]}
-    skipped = sum(len(v) for v in meta.get("skipped", {}).values())
     data, model, train = config["data"], config["model"], config["train"]
     evaluation = config.get("evaluation", {})
     source = data.get("url") if data.get("source") == "archive" else f"{data['source']} data"
@@ -410,12 +441,8 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
         f"- Data: {data['name']} from {source}; {counts['train']} training and "
         f"{counts['validation']} validation images, {len(meta['classes'])} classes "
         f"({', '.join(meta['classes'])}); decoded once at {meta['image_size']}x{meta['image_size']} "
-        f"RGB, resized with `{meta['resize']}`"
-        + (
-            f"; {skipped} undecodable file(s) skipped (listed in the cache's meta.json)."
-            if skipped
-            else "."
-        ),
+        f"RGB, resized with `{meta['resize']}`.",
+        *data_lines(meta),
         f"- Model: Conv2D(3x3, ReLU) + MaxPool(2) blocks with {model['filters']} filters, Flatten, "
         f"Dense({model['dense_units']}, ReLU), "
         + (

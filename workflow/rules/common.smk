@@ -4,6 +4,8 @@ import sys
 
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 # The package lives in src/: make it importable here and in every job (local, conda, cluster),
 # whether or not it was pip-installed.
 _SRC = str(Path(workflow.basedir) / "src")
@@ -12,6 +14,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join([_SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
 )
 
+from augablate.data.download import local_source
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.settings import reproduce_command, run_params, validate_config
 
@@ -56,6 +59,19 @@ wildcard_constraints:
     variant="|".join(re.escape(v) for v in VARIANTS),
     seed=r"\d+",
     figure="|".join(FIGURES),
+
+
+def archive_source(wildcards):
+    """The local file data.url names (an input of the download), none for http(s) URLs."""
+    source = local_source(config["data"]["url"])
+    if source is None:
+        return []
+    if not source.is_file():
+        raise WorkflowError(
+            f"config key 'data.url' ({config['data']['url']!r}) names {source}, which does not "
+            "exist (a relative path is relative to the working directory, --directory)"
+        )
+    return str(source)
 
 
 def run_outputs(name):

@@ -1,6 +1,10 @@
 if config["data"]["source"] == "archive":
 
     rule download:
+        input:
+            # a local archive is an input: replacing or correcting it reruns the data stage and
+            # what follows (a remote one is fetched again when data.url, .sha256 or .bytes change)
+            source=archive_source,
         output:
             archive=temp(ARCHIVE),
         log:
@@ -84,6 +88,7 @@ rule cache:
             "size": config["data"]["image_size"],
             "resize": config["data"]["resize"],
             "skip_bad": config["data"]["skip_bad_images"],
+            "exif_orientation": config["data"]["exif_orientation"],
         },
     script:
         "../scripts/cache.py"

@@ -10,7 +10,14 @@ Layout every source ends in::
 
 from augablate.data.cache import RESIZE_METHODS, build_cache, decode_image, load_meta, load_split
 from augablate.data.common import IMAGE_SUFFIXES, SPLITS, DataError
-from augablate.data.download import TransientDownloadError, download, sha256_of, verify_archive
+from augablate.data.download import (
+    TransientDownloadError,
+    describe_source,
+    download,
+    local_source,
+    sha256_of,
+    verify_archive,
+)
 from augablate.data.embedded import embedded_split, export_embedded
 from augablate.data.layout import check_layout, extract_archive, find_split_root, list_images
 
@@ -23,6 +30,7 @@ __all__ = [
     "build_cache",
     "check_layout",
     "decode_image",
+    "describe_source",
     "download",
     "embedded_split",
     "export_embedded",
@@ -30,6 +38,7 @@ __all__ = [
     "find_split_root",
     "list_images",
     "load_meta",
+    "local_source",
     "load_split",
     "sha256_of",
     "verify_archive",

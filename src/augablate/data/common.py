@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 SPLITS: tuple[str, ...] = ("train", "validation")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: Suffixes (any case) of the files read as images: every format Pillow decodes that image sets
+#: come in (a GIF gives its first frame, a TIFF its first page).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 class DataError(RuntimeError):

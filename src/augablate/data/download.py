@@ -39,6 +39,28 @@ def _source_kind(url: str) -> str:
     )
 
 
+def local_source(url: str, base: Path | None = None) -> Path | None:
+    """The local file a ``data.url`` names, or None for http(s) URLs.
+
+    ``file://`` URLs are percent-decoded (``my%20data.zip`` is ``my data.zip``), ``~`` is the
+    user's home, and a relative path is relative to the working directory (``base``, by
+    default the current one): the folder Snakemake runs in, given by ``--directory``, where
+    ``results/`` is written.
+    """
+    kind = _source_kind(url)
+    if kind == "http":
+        return None
+    path = urllib.parse.unquote(urllib.parse.urlparse(url).path) if kind == "file" else url
+    path = Path(os.path.expanduser(path))
+    return path if path.is_absolute() else (base or Path.cwd()) / path
+
+
+def describe_source(url: str, base: Path | None = None) -> str:
+    """``url`` as messages show it: with the file it resolves to when that reads differently."""
+    source = local_source(url, base)
+    return url if source is None or str(source) == url else f"{url} (the file {source})"
+
+
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -195,12 +217,17 @@ def download(
                 if kind == "http":
                     _http_attempt(url, partial, timeout)
                 else:
-                    source = Path(urllib.parse.urlparse(url).path if kind == "file" else url)
+                    source = local_source(url)
                     if not source.is_file():
-                        raise DataError(f"archive {url} does not exist (config key 'data.url')")
+                        raise DataError(
+                            f"archive {source} does not exist (config key 'data.url': {url!r}; "
+                            f"a relative path is relative to the working directory {Path.cwd()})"
+                        )
                     shutil.copyfile(source, partial.path)
                 try:
-                    verify_archive(partial.path, url, expected_bytes, expected_sha256)
+                    verify_archive(
+                        partial.path, describe_source(url), expected_bytes, expected_sha256
+                    )
                 except DataError as error:
                     if partial.responses <= 1 or attempt == attempts:
                         raise
