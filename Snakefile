@@ -31,6 +31,11 @@ if config["data"]["source"] == "archive":
         download,
         extract,
 
+elif config["data"]["source"] == "folder":
+
+    localrules:
+        import_folder,
+
 else:
 
     localrules:

@@ -434,7 +434,12 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
     counts = {split: meta["splits"][split]["count"] for split in meta["splits"]}
     data, model, train = config["data"], config["model"], config["train"]
     evaluation = config.get("evaluation", {})
-    source = data.get("url") if data.get("source") == "archive" else f"{data['source']} data"
+    source = {
+        "archive": data.get("url"),
+        "folder": f"the folder {data.get('path')}",
+        "embedded": "scikit-learn's digits (embedded)",
+        "generated": "the generated known-answer glyphs",
+    }.get(data.get("source"), data.get("source"))
     lines = [
         "## Data and protocol",
         "",

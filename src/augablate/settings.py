@@ -27,6 +27,11 @@ def check_config(config: Mapping) -> None:
             "config key 'data.url' is required when data.source is 'archive' "
             "(an http(s):// or file:// URL or a local path of the zip)"
         )
+    if data["source"] == "folder" and not data.get("path"):
+        raise ConfigError(
+            "config key 'data.path' is required when data.source is 'folder' (the folder that "
+            "holds train/<class>/ and validation/<class>/)"
+        )
     needed = min_image_size(len(model["filters"]))
     if data["image_size"] < needed:
         raise ConfigError(

@@ -15,6 +15,7 @@ os.environ.update(
 )
 
 from augablate.data.download import local_source
+from augablate.data.layout import folder_manifest
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.settings import reproduce_command, run_params, validate_config
 
@@ -72,6 +73,17 @@ def archive_source(wildcards):
             "exist (a relative path is relative to the working directory, --directory)"
         )
     return str(source)
+
+
+def folder_source():
+    """A folder source's resolved path and the fingerprint of its files (the import's params)."""
+    folder = local_source(config["data"]["path"])
+    if not folder.is_dir():
+        raise WorkflowError(
+            f"config key 'data.path' ({config['data']['path']!r}) names {folder}, which is not a "
+            "folder (a relative path is relative to the working directory, --directory)"
+        )
+    return {"path": str(folder), "manifest": folder_manifest(folder)}
 
 
 def run_outputs(name):

@@ -47,6 +47,27 @@ if config["data"]["source"] == "archive":
         script:
             "../scripts/extract.py"
 
+elif config["data"]["source"] == "folder":
+
+    rule import_folder:
+        output:
+            images=directory(IMAGES),
+        log:
+            "logs/import_folder/{}.log".format(DATASET),
+        benchmark:
+            "benchmarks/import_folder/{}.tsv".format(DATASET)
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1024,
+            runtime=60,
+        params:
+            # the fingerprint of every file in the folder: a changed folder is read again
+            folder=folder_source(),
+        script:
+            "../scripts/import_folder.py"
+
 else:
 
     rule export_embedded:

@@ -19,7 +19,14 @@ from augablate.data.download import (
     verify_archive,
 )
 from augablate.data.embedded import embedded_split, export_embedded
-from augablate.data.layout import check_layout, extract_archive, find_split_root, list_images
+from augablate.data.layout import (
+    check_layout,
+    extract_archive,
+    find_split_root,
+    folder_manifest,
+    import_folder,
+    list_images,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -36,6 +43,8 @@ __all__ = [
     "export_embedded",
     "extract_archive",
     "find_split_root",
+    "folder_manifest",
+    "import_folder",
     "list_images",
     "load_meta",
     "local_source",

@@ -183,3 +183,37 @@ def check_layout(
     if problems:
         raise DataError("; ".join(problems))
     return sorted(train)
+
+
+def folder_manifest(folder: Path) -> str:
+    """A short fingerprint of every file under ``folder`` (relative path, size, modification
+    time): it changes when a file is added, removed, replaced or edited, so the workflow can
+    read a folder source again exactly when it changed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+            )
+    return digest.hexdigest()[:16]
+
+
+def import_folder(source: Path, images: Path) -> Path:
+    """Copy a folder with the layout (``source`` or its single subfolder holds ``train/`` and
+    ``validation/``) to ``images``, checked like an archive; complete or absent. Everything is
+    copied, hidden files included, so that the cache counts what it skips."""
+    import shutil
+
+    source, images = Path(source), Path(images)
+    if not source.is_dir():
+        raise DataError(f"folder {source} does not exist (config key 'data.path')")
+    root = find_split_root(source, where=f"folder {source}")
+    check_layout(root, where=f"folder {source}", relative_to=source)
+    with staged_directory(images) as (staging, publish):
+        copy = staging / "images"
+        shutil.copytree(root, copy)
+        publish(copy)
+    return images
