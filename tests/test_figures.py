@@ -94,10 +94,14 @@ def test_final_accuracy_draws_the_variant_intervals_over_seeds_and_images():
     _, runs, variants, _ = tables()
     figure = final_accuracy(variants, runs)
     (axis,) = figure.axes
-    labels = [tick.get_text() for tick in axis.get_yticklabels()]
+    label_at = dict(
+        zip(axis.get_yticks(), [t.get_text() for t in axis.get_yticklabels()], strict=True)
+    )
     by_variant = variants.set_index("variant")
-    for x, y, low, high in errorbars(axis):
-        row = by_variant.loc[labels[int(y)]]
+    drawn = errorbars(axis)
+    assert len(drawn) == len(variants)
+    for x, y, low, high in drawn:
+        row = by_variant.loc[label_at[y]]
         assert x == pytest.approx(row["final_val_accuracy_mean"] * 100)
         assert (low, high) == pytest.approx(
             (row["final_val_accuracy_ci_low"] * 100, row["final_val_accuracy_ci_high"] * 100)

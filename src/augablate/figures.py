@@ -107,40 +107,43 @@ def learning_curves(curves: pd.DataFrame, kind: str) -> plt.Figure:
     return figure
 
 
-def final_accuracy(variants: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure:
-    """Final validation accuracy per variant: the mean with its 95% CI over seeds and images
-    (from ``variants``), every seed's run as a point."""
+def variant_intervals(table: pd.DataFrame, runs: pd.DataFrame, metric: str, interval: str):
+    """Per variant (rows of ``table``, drawn top to bottom): the mean of ``metric`` with the
+    95% interval the table holds, and every seed's run as a point. Returns (figure, axis)."""
     plt = pyplot()
-    table = variants.sort_values("final_val_accuracy_mean", ascending=True).reset_index(drop=True)
     figure, axis = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
-    y = np.arange(len(table))
-    mean = table["final_val_accuracy_mean"] * 100
+    y = np.arange(len(table))[::-1]
     axis.errorbar(
-        mean,
+        table[f"{metric}_mean"] * 100,
         y,
-        xerr=_error_lengths(
-            table,
-            "final_val_accuracy_mean",
-            "final_val_accuracy_ci_low",
-            "final_val_accuracy_ci_high",
-        ),
+        xerr=_error_lengths(table, f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"),
         fmt="o",
         color="#1f3b57",
         capsize=3,
-        label="mean, 95% CI over seeds and images",
+        label=f"mean, {interval}",
     )
     positions = dict(zip(table["variant"], y, strict=True))
     axis.scatter(
-        runs["final_val_accuracy"] * 100,
+        runs[metric] * 100,
         runs["variant"].map(positions) + 0.18,
         color="#e67e22",
         s=12,
         label="single runs (seeds)",
         zorder=3,
     )
+    axis.set_yticks(y, table["variant"])
+    return figure, axis
+
+
+def final_accuracy(variants: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure:
+    """Final validation accuracy per variant, best first: the mean with its 95% CI over seeds
+    and images (from ``variants``), every seed's run as a point."""
+    table = variants.sort_values("final_val_accuracy_mean", ascending=False).reset_index(drop=True)
+    figure, axis = variant_intervals(
+        table, runs, "final_val_accuracy", "95% CI over seeds and images"
+    )
     chance = float(table["chance_level"].iloc[0]) * 100
     axis.axvline(chance, color="grey", ls=":", lw=1, label=f"chance (majority class) {chance:.1f}%")
-    axis.set_yticks(y, table["variant"])
     axis.set_xlabel("final validation accuracy (%), mean of the last k epochs")
     axis.legend(loc="lower right", fontsize=7)
     return figure
@@ -151,35 +154,9 @@ def generalization_gap(variants: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure
     over seeds (from ``variants``), every seed's run as a point."""
     from augablate.analysis import variant_order
 
-    plt = pyplot()
     table = variants.set_index("variant").loc[variant_order(variants["variant"])].reset_index()
-    figure, axis = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
-    y = np.arange(len(table))[::-1]
-    axis.errorbar(
-        table["generalization_gap_mean"] * 100,
-        y,
-        xerr=_error_lengths(
-            table,
-            "generalization_gap_mean",
-            "generalization_gap_ci_low",
-            "generalization_gap_ci_high",
-        ),
-        fmt="o",
-        color="#1f3b57",
-        capsize=3,
-        label="mean, 95% t-interval over seeds",
-    )
-    positions = dict(zip(table["variant"], y, strict=True))
-    axis.scatter(
-        runs["generalization_gap"] * 100,
-        runs["variant"].map(positions) + 0.18,
-        color="#e67e22",
-        s=12,
-        label="single runs (seeds)",
-        zorder=3,
-    )
+    figure, axis = variant_intervals(table, runs, "generalization_gap", "95% t-interval over seeds")
     axis.axvline(0, color="grey", lw=1)
-    axis.set_yticks(y, table["variant"])
     axis.set_xlabel("generalization gap (points): clean training minus validation accuracy")
     axis.legend(loc="lower right", fontsize=7)
     return figure

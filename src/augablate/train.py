@@ -386,8 +386,6 @@ def run_training(
     started = time.time()
     timeline = {"process_start": process_start_time() or started, "epoch_ends": []}
     tf = configure_tensorflow(threads, seed, settings.deterministic)
-    import keras
-
     transforms = sorted(variant_transforms(variant))
     active = augmentation.restricted_to(transforms)
     data = load_run_data(cache, settings.clean_train_images)
@@ -403,28 +401,8 @@ def run_training(
         timeline=timeline,
     )
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
-    model, augmentation_layer = build_run_model(settings, active, data, seed)
-    try:
-        state, arrays = restore(run.folder, run.fingerprint, model)
-    except DamagedCheckpoint:  # the model may hold part of it: the same initial weights again
-        keras.utils.set_random_seed(seed)
-        model, augmentation_layer = build_run_model(settings, active, data, seed)
-        state, arrays = {}, {}
-    initial_epoch = state.get("epoch", 0)
-    if state:
-        run.earlier_seconds = state["wall_seconds"]
-        run.resumed_at = [*state["resumed_at_epochs"], initial_epoch]
-        run.evidence = Evidence(state["history"], arrays)
-    if augmentation_layer is not None:  # its draw counter is not part of the saved weights
-        augmentation_layer.calls.assign(initial_epoch * settings.steps_per_epoch)
+    model, initial_epoch = resume(run)
     log_start(variant, seed, transforms, data, settings, threads)
-    if state:
-        log.info(
-            "resuming from the checkpoint in %s after epoch %d of %d",
-            run.folder,
-            initial_epoch,
-            settings.epochs,
-        )
     fit(model, run, initial_epoch)
     history = run.evidence.history()
     if history["epoch"].tolist() != list(range(1, settings.epochs + 1)):
@@ -452,6 +430,35 @@ def run_training(
         history["val_accuracy"].iloc[-1],
     )
     return metrics
+
+
+def resume(run: Run):
+    """The run's model, restored from its checkpoint when there is a usable one (the evidence
+    and times so far with it), and the epoch to continue after."""
+    import keras
+
+    settings = run.settings
+    model, augmentation_layer = build_run_model(settings, run.active, run.data, run.seed)
+    try:
+        state, arrays = restore(run.folder, run.fingerprint, model)
+    except DamagedCheckpoint:  # the model may hold part of it: the same initial weights again
+        keras.utils.set_random_seed(run.seed)
+        model, augmentation_layer = build_run_model(settings, run.active, run.data, run.seed)
+        state, arrays = {}, {}
+    initial_epoch = state.get("epoch", 0)
+    if state:
+        run.earlier_seconds = state["wall_seconds"]
+        run.resumed_at = [*state["resumed_at_epochs"], initial_epoch]
+        run.evidence = Evidence(state["history"], arrays)
+        log.info(
+            "resuming from the checkpoint in %s after epoch %d of %d",
+            run.folder,
+            initial_epoch,
+            settings.epochs,
+        )
+    if augmentation_layer is not None:  # its draw counter is not part of the saved weights
+        augmentation_layer.calls.assign(initial_epoch * settings.steps_per_epoch)
+    return model, initial_epoch
 
 
 def fit(model, run: Run, initial_epoch: int) -> None:

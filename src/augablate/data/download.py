@@ -180,6 +180,16 @@ def _remove_leftovers(destination: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def _copy_local(url: str, destination: Path) -> None:
+    source = local_source(url)
+    if not source.is_file():
+        raise DataError(
+            f"archive {source} does not exist (config key 'data.url': {url!r}; "
+            f"a relative path is relative to the working directory {Path.cwd()})"
+        )
+    shutil.copyfile(source, destination)
+
+
 def download(
     url: str,
     destination: Path,
@@ -217,13 +227,7 @@ def download(
                 if kind == "http":
                     _http_attempt(url, partial, timeout)
                 else:
-                    source = local_source(url)
-                    if not source.is_file():
-                        raise DataError(
-                            f"archive {source} does not exist (config key 'data.url': {url!r}; "
-                            f"a relative path is relative to the working directory {Path.cwd()})"
-                        )
-                    shutil.copyfile(source, partial.path)
+                    _copy_local(url, partial.path)
                 try:
                     verify_archive(
                         partial.path, describe_source(url), expected_bytes, expected_sha256
@@ -254,14 +258,10 @@ def download(
                 reason = _reason(error, timeout)
             if attempt < attempts:
                 wait = backoff * 2 ** (attempt - 1)
+                resuming = f", resuming at byte {partial.size}" if partial.size else ""
                 log.warning(
                     "download of %s: attempt %d of %d failed (%s); next in %.1f s%s",
-                    url,
-                    attempt,
-                    attempts,
-                    reason,
-                    wait,
-                    f", resuming at byte {partial.size}" if partial.size else "",
+                    *(url, attempt, attempts, reason, wait, resuming),
                 )
                 sleep(wait)
     finally:
