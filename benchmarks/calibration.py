@@ -34,7 +34,10 @@ import pandas as pd
 
 from augablate.inference import design
 from augablate.simulate import Scenario, fit_scenario, simulate_family
-from augablate.variants import TRANSFORMS
+from augablate.variants import AugmentationSettings
+
+#: The default study's transforms: its primary family has 12 contrasts
+TRANSFORMS = AugmentationSettings().enabled()
 
 ALPHA, MARGIN, EFFECT = 0.05, 0.01, 0.03
 #: Synthetic extremes: the seed part dominating, the image part dominating, no seed effect.

@@ -16,6 +16,7 @@ from augablate.analysis import (
     clip_accuracy,
     contrast_pairs,
     contrasts,
+    dose_response,
     image_scores,
     image_table,
     learning_curves,
@@ -317,3 +318,39 @@ def test_mcnemar_table_noise_floor_and_power():
     power = study_power(contrasts(images))
     assert power["level"] == pytest.approx(0.05 / 4)
     assert 0 < power["detectable_twice_the_seeds"] < power["detectable"]
+
+
+def test_strength_and_combination_variants_get_descriptive_contrasts_and_a_dose_response():
+    effects = {"none": 0.0, "rotation@10": 0.02, "rotation@20": 0.05, "rotation+zoom": 0.03}
+    images = study(effects=effects)
+    pairs = contrast_pairs(images["variant"].unique())
+    assert [(p.family, p.variant, p.transform, p.primary) for p in pairs] == [
+        ("strength", "rotation@10", "rotation", False),
+        ("strength", "rotation@20", "rotation", False),
+        ("combination", "rotation+zoom", "rotation+zoom", False),
+    ]
+    table = contrasts(images)
+    assert (table["verdict"] == "descriptive").all()
+    runs = (
+        images.groupby(["variant", "seed"], sort=False)["score"]
+        .mean()
+        .rename("final_val_accuracy")
+        .reset_index()
+    )
+    for metric in (
+        "final_clean_train_accuracy",
+        "final_augmented_batch_accuracy",
+        "best_val_accuracy",
+        "generalization_gap",
+        "min_val_loss",
+        "val_loss_rise",
+    ):
+        runs[metric] = 0.5
+    variants = variant_summary(runs, images)
+    assert variants["variant"].tolist() == ["none", "rotation@10", "rotation@20", "rotation+zoom"]
+    dose = dose_response(variants, table)
+    assert dose["variant"].tolist() == ["none", "rotation@10", "rotation@20"]
+    assert dose["strength"].tolist() == [0.0, 10.0, 20.0]
+    row = table.set_index("variant").loc["rotation@20"]
+    assert dose.loc[2, "difference"] == row["difference"]
+    assert dose.loc[2, "difference_ci_low"] == row["ci_low"]

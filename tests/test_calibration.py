@@ -18,7 +18,10 @@ from conftest import REPO
 
 from augablate.inference import crossed_mean, design
 from augablate.simulate import Scenario, simulate_family, simulate_study, variance_components
-from augablate.variants import TRANSFORMS
+from augablate.variants import AugmentationSettings
+
+#: The default study's transforms: its primary family has 12 contrasts
+TRANSFORMS = AugmentationSettings().enabled()
 
 CALIBRATION = json.loads((REPO / "benchmarks" / "calibration.json").read_text())
 SCENARIOS = {

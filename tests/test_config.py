@@ -39,6 +39,10 @@ def test_reference_config_is_the_reference_protocol():
         "zoom_range": 0.2,
         "horizontal_flip": True,
         "fill_mode": "nearest",
+        # the other ImageDataGenerator transforms, off (opt-in)
+        "vertical_flip": False,
+        "brightness_range": None,
+        "channel_shift_range": 0.0,
     }
     assert len(config["variants"]) == 14
 
@@ -52,7 +56,8 @@ def test_defaults_fill_an_empty_config(tmp_path):
 
 
 BAD = [
-    ({"variants": ["blur"]}, "variants.0", "'blur' is not one of ['none', 'rotation'"),
+    ({"variants": ["blur"]}, "variants", "unknown augmentation variant 'blur'"),
+    ({"variants": ["vertical_flip"]}, "augmentation.vertical_flip", "switches off"),
     ({"train": {"epochs": -1}}, "train.epochs", "minimum of 1"),
     ({"train": {"seeds": []}}, "train.seeds", "should be non-empty"),
     ({"train": {"seeds": [1, 1]}}, "train.seeds", "non-unique"),

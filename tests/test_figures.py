@@ -9,7 +9,7 @@ import pytest
 from test_analysis import history, study
 from test_report import tables
 
-from augablate.analysis import contrasts, learning_curves, tidy_histories
+from augablate.analysis import contrasts, dose_response, learning_curves, tidy_histories
 from augablate.figures import CURVE_LABELS, FIGURES, contrast_forest, final_accuracy, pyplot
 from augablate.figures import learning_curves as draw_learning_curves
 
@@ -123,6 +123,7 @@ def test_every_registered_figure_draws_from_its_declared_tables():
         "runs": runs,
         "variants": variants,
         "curves": learning_curves(histories),
+        "dose_response": dose_response(variants, table),
     }
     for figure in FIGURES.values():
         drawn = figure.draw({name: available[name] for name in figure.tables})

@@ -4,7 +4,7 @@ in-model placement of augmentation with the same semantics."""
 import numpy as np
 import tensorflow as tf
 
-from augablate.augment import AugmentationLayer, augment_batch
+from augablate.augment import AugmentationLayer, augment_batch, augmentation_key
 from augablate.pipeline import training_dataset
 from augablate.variants import AugmentationSettings, variant_transforms
 
@@ -81,10 +81,39 @@ def test_in_model_placement_has_the_same_semantics():
     layer = AugmentationLayer(settings, seed=9)
     np.testing.assert_array_equal(layer(images, training=False).numpy(), images.numpy())
     trained = layer(images, training=True).numpy()
-    expected_seed = tf.random.experimental.stateless_fold_in(
-        tf.constant([9, 1], tf.int64), tf.constant(1, tf.int64)
-    )
+    # the layer's batch 0 draws what the pipeline's batch 0 draws: one key for both placements
     np.testing.assert_allclose(
-        trained, augment_batch(images, settings, expected_seed).numpy(), atol=1e-4
+        trained, augment_batch(images, settings, augmentation_key(9, 0)).numpy(), atol=1e-4
     )
-    assert not np.allclose(layer(images, training=True).numpy(), trained), "a new draw per call"
+    second = layer(images, training=True).numpy()
+    assert not np.allclose(second, trained), "a new draw per call"
+    np.testing.assert_allclose(
+        second, augment_batch(images, settings, augmentation_key(9, 1)).numpy(), atol=1e-4
+    )
+
+
+def test_the_pipeline_augments_batch_k_with_the_key_of_step_k():
+    images, labels = toy_cache(count=16)
+    settings = settings_for("all")
+    plain = batches(
+        training_dataset(
+            images,
+            labels,
+            batch_size=8,
+            seed=4,
+            settings=settings,
+            binary=False,
+            threads=1,
+            augment=False,
+        ),
+        3,
+    )
+    augmented = batches(
+        training_dataset(
+            images, labels, batch_size=8, seed=4, settings=settings, binary=False, threads=1
+        ),
+        3,
+    )
+    for step, ((x, _), (y, _)) in enumerate(zip(plain, augmented, strict=True)):
+        expected = augment_batch(tf.constant(x), settings, augmentation_key(4, step)).numpy()
+        np.testing.assert_allclose(y, expected, atol=1e-4)

@@ -203,3 +203,24 @@ def test_a_checkpoint_of_another_config_is_not_used(cache, tmp_path):
     log = (run / "log.txt").read_text()
     assert "ignoring the checkpoint in" in log and "another configuration" in log
     assert json.loads((run / "metrics.json").read_text())["resumed_at_epochs"] == []
+
+
+def test_a_checkpoint_of_another_augmentation_range_does_not_match(cache):
+    """The fingerprint a checkpoint must match holds the variant's ranges: a killed rotation-40
+    run's checkpoint is not continued by a rotation-20 run."""
+    from augablate.train import TrainSettings, load_run_data, run_fingerprint
+    from augablate.variants import AugmentationSettings
+
+    data = load_run_data(cache, 1000)
+    settings = TrainSettings(**SETTINGS)
+    wide = AugmentationSettings(rotation=40).for_variant("rotation")
+    narrow = AugmentationSettings(rotation=20).for_variant("rotation")
+    fingerprints = {
+        run_fingerprint(settings, active, data, variant, 7)[1]
+        for active, variant in [(wide, "rotation"), (narrow, "rotation"), (wide, "all")]
+    }
+    assert len(fingerprints) == 3
+    again = run_fingerprint(
+        settings, AugmentationSettings(rotation=40).for_variant("rotation"), data, "rotation", 7
+    )[1]
+    assert again in fingerprints

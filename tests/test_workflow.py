@@ -109,6 +109,12 @@ def test_smoke_study_end_to_end(smoke_study):
             assert f"epoch {epochs}/{epochs}" in log
             with open(workdir / "benchmarks" / "train" / variant / f"seed-{seed}.tsv") as handle:
                 assert "max_rss" in next(csv.reader(handle, delimiter="\t"))
+    # every variant trains with its own augmentation: none and all differ for the same seed
+    none = pd.read_csv(workdir / "results/runs/none/seed-1/history.csv")
+    everything = pd.read_csv(workdir / "results/runs/all/seed-1/history.csv")
+    assert not none["augmented_batch_loss"].equals(everything["augmented_batch_loss"])
+    none_metrics = json.loads((workdir / "results/runs/none/seed-1/metrics.json").read_text())
+    assert none_metrics["transforms"] == [] and none_metrics["augmentation"]["rotation"] == 0
     assert len(runs) == len(variants) * len(seeds)
     assert sorted(map(tuple, runs[["variant", "seed"]].values.tolist())) == sorted(
         (v, s) for v in variants for s in seeds
@@ -284,3 +290,22 @@ def test_data_stage_on_the_shared_reference_archive(tmp_path):
     assert meta["classes"] == ["cats", "dogs"]
     assert meta["splits"]["train"]["per_class"] == {"cats": 1000, "dogs": 1000}
     assert meta["splits"]["validation"]["per_class"] == {"cats": 500, "dogs": 500}
+
+
+@pytest.mark.slow
+def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(tmp_path):
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("variants: [none, rotation@10, rotation@20, rotation@40]\n")
+    result = run_snakemake(
+        tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), str(sweep)
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    figure = tmp_path / "results" / "figures" / "dose_response.png"
+    assert figure.read_bytes()[:8] == PNG_MAGIC
+    dose = pd.read_csv(tmp_path / "results" / "tables" / "dose_response.csv")
+    assert dose["strength"].tolist() == [0.0, 10.0, 20.0, 40.0]
+    metrics = json.loads((tmp_path / "results/runs/rotation@20/seed-1/metrics.json").read_text())
+    assert metrics["augmentation"]["rotation"] == 20.0 and metrics["transforms"] == ["rotation"]
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert "## Dose-response" in report and "| 20 " in report
+    assert "(figures/dose_response.png)" in report

@@ -24,7 +24,15 @@ import pandas as pd
 from scipy import stats
 
 from augablate.inference import crossed_mean, design, holm, mcnemar_exact
-from augablate.variants import ALL, ALL_MINUS, NONE, TRANSFORMS, all_variant_names
+from augablate.variants import (
+    ALL,
+    ALL_MINUS,
+    BY_NAME,
+    NONE,
+    strength_of,
+    variant_kind,
+    variant_sort_key,
+)
 
 RUN_METRICS = {
     "final_val_accuracy": "validation accuracy over the last k epochs: the mean of the "
@@ -68,21 +76,20 @@ CURVE_MEASURES = (
 # Families of contrasts. The primary family (single transforms against none, and all against
 # all minus each) is corrected together; a study with neither asks the overall question.
 ALONE, IN_COMPANY, OVERALL, OTHER = "alone", "in company", "overall", "other"
+STRENGTH, COMBINATION = "strength", "combination"
 FAMILY_QUESTIONS = {
     ALONE: "what a transform does alone (X vs none)",
     IN_COMPANY: "what a transform adds to the others (all vs all minus X)",
     OVERALL: "what all transforms together do (all vs none)",
     OTHER: "all minus X vs none",
+    STRENGTH: "a transform at a chosen strength (X@value vs none)",
+    COMBINATION: "a named combination (X+Y vs none)",
 }
 
 
 def variant_order(variants: Iterable[str]) -> list[str]:
-    """The study's canonical order (none, singles, all, all-minus), unknown names last."""
-    canonical = all_variant_names()
-    present = list(dict.fromkeys(variants))
-    return sorted(
-        present, key=lambda v: (canonical.index(v) if v in canonical else len(canonical), v)
-    )
+    """The study's canonical order (:func:`augablate.variants.variant_sort_key`)."""
+    return sorted(dict.fromkeys(variants), key=variant_sort_key)
 
 
 def _in_study_order(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -301,19 +308,76 @@ class Contrast:
 def contrast_pairs(variants: Iterable[str]) -> list[Contrast]:
     """The contrasts a study's variants allow, primary family first."""
     present = set(variants)
-    alone = [t for t in TRANSFORMS if t in present and NONE in present]
-    company = [t for t in TRANSFORMS if ALL in present and ALL_MINUS + t in present]
+    order = variant_order(present)
+    singles = [v for v in order if variant_kind(v) == "single"]
+    alone = singles if NONE in present else []
+    company = [
+        v[len(ALL_MINUS) :] for v in order if variant_kind(v) == "all-minus" and ALL in present
+    ]
     primary = bool(alone or company)
     pairs = [Contrast(ALONE, t, NONE, t, True) for t in alone]
     pairs += [Contrast(IN_COMPANY, ALL, ALL_MINUS + t, t, True) for t in company]
-    if NONE in present and ALL in present:
+    if NONE not in present:
+        return pairs
+    if ALL in present:
         pairs.append(Contrast(OVERALL, ALL, NONE, "", not primary))
-    pairs += [
-        Contrast(OTHER, ALL_MINUS + t, NONE, t, False)
-        for t in TRANSFORMS
-        if ALL_MINUS + t in present and NONE in present
-    ]
+    for variant in order:
+        kind = variant_kind(variant)
+        if kind == "all-minus":
+            pairs.append(Contrast(OTHER, variant, NONE, variant[len(ALL_MINUS) :], False))
+        elif kind == "strength":
+            pairs.append(Contrast(STRENGTH, variant, NONE, strength_of(variant)[0], False))
+        elif kind == "combination":
+            pairs.append(Contrast(COMBINATION, variant, NONE, variant, False))
     return pairs
+
+
+def dose_response(variants: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFrame:
+    """For every transform the study sweeps (``X@value`` variants): one row per strength,
+    with ``none`` as strength 0, the accuracy with its 95% CI (seeds and images) and the
+    difference from ``none`` with its CI; empty when nothing is swept."""
+    rows = []
+    by_variant = variants.set_index("variant")
+    differences = contrasts[contrasts["baseline"] == NONE].set_index("variant")
+    swept = sorted({s[0] for s in map(strength_of, by_variant.index) if s}, key=list(BY_NAME).index)
+    for transform in swept:
+        levels = [(NONE, 0.0)] + [
+            (v, strength_of(v)[1])
+            for v in by_variant.index
+            if (strength_of(v) or ("",))[0] == transform
+        ]
+        for variant, strength in levels:
+            row = by_variant.loc[variant]
+            diff = differences.loc[variant] if variant in differences.index else None
+            rows.append(
+                {
+                    "transform": transform,
+                    "variant": variant,
+                    "strength": strength,
+                    "accuracy": row["final_val_accuracy_mean"],
+                    "accuracy_ci_low": row["final_val_accuracy_ci_low"],
+                    "accuracy_ci_high": row["final_val_accuracy_ci_high"],
+                    "difference": 0.0 if diff is None else diff["difference"],
+                    "difference_ci_low": math.nan if diff is None else diff["ci_low"],
+                    "difference_ci_high": math.nan if diff is None else diff["ci_high"],
+                }
+            )
+    columns = [
+        "transform",
+        "variant",
+        "strength",
+        "accuracy",
+        "accuracy_ci_low",
+        "accuracy_ci_high",
+        "difference",
+        "difference_ci_low",
+        "difference_ci_high",
+    ]
+    return (
+        pd.DataFrame(rows, columns=columns)
+        .sort_values(["transform", "strength"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def paired_matrices(images: pd.DataFrame, variant: str, baseline: str, column: str = "score"):

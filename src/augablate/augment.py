@@ -10,7 +10,10 @@ resampled ONCE (bilinear, ``fill_mode`` nearest by default). The horizontal flip
 applied after the affine part as in the reference, is folded into the same sampling as an exact
 mirror of the output coordinates (see :func:`flipped_matrices`): no second pass, no interpolation.
 
-The transforms are named in one registry, :data:`augablate.variants.TRANSFORMS`.
+The transforms are one registry, :data:`augablate.variants.TRANSFORMS`: each entry samples its
+own parameters; here they are drawn and applied. Pixel stages (channel shift, brightness,
+random erasing) run after the warp, in the reference's order (its flips and these stages
+commute, being pixel-wise or position-free).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augablate.variants import AugmentationSettings
+from augablate.variants import TRANSFORMS, AugmentationSettings, Draws
 
 # --------------------------------------------------------------------------------------------
 # Sampling: one parameter set per image, named as the reference's ``get_random_transform`` names
@@ -30,11 +33,35 @@ from augablate.variants import AugmentationSettings
 # --------------------------------------------------------------------------------------------
 
 
+def augmentation_key(seed: int, step):
+    """The random key of batch ``step`` of a run with ``seed``: the one derivation the pipeline,
+    the model layer and the preview use, so that a seed draws the same augmentation wherever
+    it runs."""
+    step = tf.cast(step, tf.int64)  # the fold depends on the dtype: always the pipeline's int64
+    return tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), step)
+
+
+#: What a batch's parameters are when no transform draws them (the identity).
+IDENTITY = {
+    "theta": 0.0,
+    "tx": 0.0,
+    "ty": 0.0,
+    "shear": 0.0,
+    "zx": 1.0,
+    "zy": 1.0,
+    "flip": False,
+    "flip_vertical": False,
+}
+
+
 def sample_parameters(settings: AugmentationSettings, batch: int, height: int, width: int, seed):
     """Sample a batch of transform parameters with stateless RNG (deterministic per ``seed``).
 
-    ``seed`` is a shape-[2] int tensor; every transform draws from its own derived stream so that
-    switching one transform off does not change what the others draw (paired variants).
+    ``seed`` is a shape-[2] int tensor; every transform draws from its own streams (its
+    registry entry's ``stream``), so that switching one transform off does not change what the
+    others draw (paired variants). The warp's parameters are always present (identity for the
+    transforms that are off); a pixel stage's only when it is on.
+
     ``tx`` moves the content along x (columns) and ``ty`` along y (rows). Note the reference's
     quirk: its ``get_random_transform`` fills ``tx`` from ``height_shift_range`` (scaled by the
     row count), and its matrix convention then moves the image along x, so the reference's
@@ -42,26 +69,21 @@ def sample_parameters(settings: AugmentationSettings, batch: int, height: int, w
     for square images and equal ranges, as in the reference study, the two are the same.
     """
 
-    def uniform(stream: int, low, high, shape=(batch,)):
+    def uniform(stream: int, low, high):
         stream_seed = tf.random.experimental.stateless_fold_in(seed, stream)
-        return tf.random.stateless_uniform(shape, stream_seed, low, high, dtype=tf.float32)
+        return tf.random.stateless_uniform((batch,), stream_seed, low, high, dtype=tf.float32)
 
-    zeros = tf.zeros((batch,), tf.float32)
-    s = settings
-    theta = uniform(1, -s.rotation, s.rotation) if s.rotation else zeros
-    tx = uniform(2, -s.width_shift, s.width_shift) * width if s.width_shift else zeros
-    ty = uniform(3, -s.height_shift, s.height_shift) * height if s.height_shift else zeros
-    shear = uniform(4, -s.shear, s.shear) if s.shear else zeros
-    if s.zoom:
-        zx = uniform(5, 1.0 - s.zoom, 1.0 + s.zoom)
-        zy = uniform(6, 1.0 - s.zoom, 1.0 + s.zoom)
-    else:
-        zx = zy = tf.ones((batch,), tf.float32)
-    if s.horizontal_flip:
-        flip = uniform(7, 0.0, 1.0) < 0.5
-    else:
-        flip = tf.zeros((batch,), tf.bool)
-    return {"theta": theta, "tx": tx, "ty": ty, "shear": shear, "zx": zx, "zy": zy, "flip": flip}
+    params = {
+        name: tf.fill(
+            (batch,), tf.constant(value, tf.bool if isinstance(value, bool) else tf.float32)
+        )
+        for name, value in IDENTITY.items()
+    }
+    for transform in TRANSFORMS:
+        value = getattr(settings, transform.name)
+        if not transform.is_off(value):
+            params.update(transform.sample(value, Draws(uniform, transform.stream, height, width)))
+    return params
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,25 +173,83 @@ def _warp_bilinear_nearest(images, matrices):
     return top * (1.0 - wy) + bottom * wy
 
 
+def vertically_flipped(matrices, flip, height: int):
+    """Fold a vertical flip of the OUTPUT into the matrices, as :func:`flipped_matrices` does
+    for the horizontal one (``y -> height - 1 - y``)."""
+    a0, a1, a2, b0, b1, b2, c0, c1 = tf.unstack(matrices, axis=1)
+    sign = tf.where(flip, -1.0, 1.0)
+    shift = tf.where(flip, float(height - 1), 0.0)
+    return tf.stack(
+        [a0, sign * a1, a2 + shift * a1, b0, sign * b1, b2 + shift * b1, c0, c1], axis=1
+    )
+
+
 def apply_parameters(images, params: Mapping, fill_mode: str = "nearest"):
     """Apply sampled parameters to a float32 batch [batch, height, width, channels].
 
-    Rotation, shift, shear, zoom and the flip become one sampling matrix per image, and the
-    batch is resampled once (bilinear). Fill modes other than ``nearest`` use TensorFlow's
-    projective-transform op, which implements them all.
+    Rotation, shift, shear, zoom and the flips become one sampling matrix per image, and the
+    batch is resampled once (bilinear); then the pixel stages that are present. Fill modes
+    other than ``nearest`` use TensorFlow's projective-transform op, which implements them all.
     """
     height, width = int(images.shape[1]), int(images.shape[2])
+    params = {**IDENTITY, **params}
     matrices = flipped_matrices(affine_matrices(params, height, width), params["flip"], width)
+    matrices = vertically_flipped(matrices, params["flip_vertical"], height)
     if fill_mode == "nearest":
-        return _warp_bilinear_nearest(images, matrices)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=matrices,
-        output_shape=tf.constant([height, width], tf.int32),
-        fill_value=tf.constant(0.0, tf.float32),
-        interpolation="BILINEAR",
-        fill_mode=fill_mode.upper(),
+        images = _warp_bilinear_nearest(images, matrices)
+    else:
+        images = tf.raw_ops.ImageProjectiveTransformV3(
+            images=images,
+            transforms=matrices,
+            output_shape=tf.constant([height, width], tf.int32),
+            fill_value=tf.constant(0.0, tf.float32),
+            interpolation="BILINEAR",
+            fill_mode=fill_mode.upper(),
+        )
+    if "channel_shift" in params:
+        images = channel_shift(images, params["channel_shift"])
+    if "brightness" in params:
+        images = brightness(images, params["brightness"])
+    if "erase" in params:
+        images = erase(images, params)
+    return images
+
+
+def channel_shift(images, intensity):
+    """The reference's ``apply_channel_shift``: one intensity added to every channel, clipped
+    to the image's own minimum and maximum (over all channels)."""
+    low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
+    high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+    return tf.clip_by_value(images + intensity[:, None, None, None], low, high)
+
+
+def brightness(images, factor):
+    """The reference's ``apply_brightness_shift``: the image truncated to 8 bits, PIL's
+    brightness enhancement (a float32 product, clipped and truncated to 8 bits)."""
+    eight_bit = tf.floor(tf.clip_by_value(images, 0.0, 255.0))
+    return tf.floor(tf.clip_by_value(eight_bit * factor[:, None, None, None], 0.0, 255.0))
+
+
+def erase(images, params):
+    """Random erasing: for the images drawn (``erase``), a rectangle of the drawn area and
+    aspect ratio, placed uniformly inside the image, set to the image's mean colour."""
+    height, width = int(images.shape[1]), int(images.shape[2])
+    ratio = tf.exp(params["erase_log_ratio"])
+    box_h = tf.clip_by_value(tf.round(tf.sqrt(params["erase_area"] * ratio)), 1.0, height)
+    box_w = tf.clip_by_value(tf.round(tf.sqrt(params["erase_area"] / ratio)), 1.0, width)
+    top = tf.floor(params["erase_y"] * (height - box_h + 1.0))
+    left = tf.floor(params["erase_x"] * (width - box_w + 1.0))
+    rows = tf.range(height, dtype=tf.float32)[None, :, None]
+    cols = tf.range(width, dtype=tf.float32)[None, None, :]
+    inside = (
+        (rows >= top[:, None, None])
+        & (rows < (top + box_h)[:, None, None])
+        & (cols >= left[:, None, None])
+        & (cols < (left + box_w)[:, None, None])
+        & params["erase"][:, None, None]
     )
+    mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+    return tf.where(inside[..., None], mean, images)
 
 
 def augment_batch(images, settings: AugmentationSettings, seed):
@@ -184,7 +264,7 @@ def augment_batch(images, settings: AugmentationSettings, seed):
 
 def reference_parameters_to_ours(reference: Mapping) -> dict:
     """Turn one ``get_random_transform`` dict into a batch-of-one parameter dict (numpy)."""
-    return {
+    ours = {
         "theta": np.array([reference.get("theta", 0.0)], np.float32),
         "tx": np.array([reference.get("tx", 0.0)], np.float32),
         "ty": np.array([reference.get("ty", 0.0)], np.float32),
@@ -192,13 +272,20 @@ def reference_parameters_to_ours(reference: Mapping) -> dict:
         "zx": np.array([reference.get("zx", 1.0)], np.float32),
         "zy": np.array([reference.get("zy", 1.0)], np.float32),
         "flip": np.array([bool(reference.get("flip_horizontal", False))]),
+        "flip_vertical": np.array([bool(reference.get("flip_vertical", False))]),
     }
+    if reference.get("channel_shift_intensity") is not None:
+        ours["channel_shift"] = np.array([reference["channel_shift_intensity"]], np.float32)
+    if reference.get("brightness") is not None:
+        ours["brightness"] = np.array([reference["brightness"]], np.float32)
+    return ours
 
 
 class AugmentationLayer(keras.layers.Layer):
     """The same augmentation as a model layer (for GPU runs): active only in training.
 
-    Draws are stateless, keyed by (seed, call number), so a run is reproducible per seed.
+    Draws are stateless, keyed by (seed, batch number) as in the pipeline
+    (:func:`augmentation_key`), so the two placements draw the same augmentation.
     Needs the TensorFlow backend, as the whole package does.
     """
 
@@ -211,10 +298,10 @@ class AugmentationLayer(keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training:
             return inputs
-        step_seed = tf.random.experimental.stateless_fold_in(
-            tf.constant([self.seed, 1], tf.int64), self.calls.assign_add(1)
+        step = self.calls.assign_add(1) - 1  # the batch's number, as in the pipeline
+        return augment_batch(
+            tf.cast(inputs, tf.float32), self.settings, augmentation_key(self.seed, step)
         )
-        return augment_batch(tf.cast(inputs, tf.float32), self.settings, step_seed)
 
     def compute_output_shape(self, input_shape):
         return input_shape

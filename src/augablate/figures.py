@@ -166,10 +166,15 @@ def contrast_forest(contrasts: pd.DataFrame) -> plt.Figure:
     """Every contrast's difference with its 95% CI over seeds and images (from ``contrasts``),
     one panel per family, coloured by verdict, the equivalence margin shaded. A contrast
     without an interval is drawn as a cross, with no bar."""
-    from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OTHER, OVERALL
+    from augablate.analysis import FAMILY_QUESTIONS
 
     plt = pyplot()
-    families = [f for f in (ALONE, IN_COMPANY, OVERALL, OTHER) if f in set(contrasts["family"])]
+    families = [f for f in FAMILY_QUESTIONS if f in set(contrasts["family"])]
+    if not families:  # a study without contrasts (no none, no all): say so
+        figure, axis = plt.subplots(figsize=(5, 1.2))
+        axis.text(0.5, 0.5, "no contrasts in this study", ha="center", va="center")
+        axis.set_axis_off()
+        return figure
     heights = [max(1, (contrasts["family"] == f).sum()) for f in families]
     figure, axes = plt.subplots(
         len(families),
@@ -207,6 +212,41 @@ def contrast_forest(contrasts: pd.DataFrame) -> plt.Figure:
         f"difference in final validation accuracy (points), 95% CI over seeds and images; "
         f"shaded: +-{margin:g} points"
     )
+    figure.tight_layout()
+    return figure
+
+
+def dose_response(table: pd.DataFrame) -> plt.Figure:
+    """Validation accuracy against a transform's strength (``none`` at 0), one panel per swept
+    transform: the mean with its 95% CI over seeds and images, from the dose-response table."""
+    plt = pyplot()
+    transforms = list(dict.fromkeys(table["transform"]))
+    figure, axes = plt.subplots(
+        1, max(len(transforms), 1), figsize=(4.2 * max(len(transforms), 1), 3.2), squeeze=False
+    )
+    for axis, transform in zip(axes[0], transforms, strict=False):
+        rows = table[table["transform"] == transform]
+        axis.errorbar(
+            rows["strength"],
+            rows["accuracy"] * 100,
+            yerr=_error_lengths(
+                rows.rename(
+                    columns={"accuracy": "a", "accuracy_ci_low": "l", "accuracy_ci_high": "h"}
+                ),
+                "a",
+                "l",
+                "h",
+            ),
+            fmt="o-",
+            color="#1f3b57",
+            capsize=3,
+            label="mean, 95% CI over seeds and images",
+        )
+        axis.axhline(rows["accuracy"].iloc[0] * 100, color="grey", ls="--", lw=1, label="none")
+        axis.set_title(transform, fontsize=9)
+        axis.set_xlabel(f"strength ({transform}@value; 0 = none)")
+    axes[0][0].set_ylabel("final validation accuracy (%)")
+    axes[0][0].legend(loc="best", fontsize=7)
     figure.tight_layout()
     return figure
 
@@ -257,6 +297,13 @@ class Figure:
     tables: tuple[str, ...]
     function: str  # the drawing function of this module, called with those tables in order
     options: tuple = ()  # further arguments after the tables
+    only_with: str | None = None  # a kind of variant the study must have (e.g. "strength")
+
+    def applies(self, variants) -> bool:
+        """Whether a study with these variants draws this figure."""
+        from augablate.variants import variant_kind
+
+        return self.only_with is None or any(variant_kind(v) == self.only_with for v in variants)
 
     def draw(self, tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
         function = globals()[self.function]
@@ -275,6 +322,15 @@ FIGURES: dict[str, Figure] = {
             "equivalence margin.",
             ("contrasts",),
             "contrast_forest",
+        ),
+        Figure(
+            "dose_response",
+            "Dose-response: accuracy against strength",
+            "Final validation accuracy against the strength of each swept transform (X@value; "
+            "none at 0), mean with its 95% CI over seeds and images.",
+            ("dose_response",),
+            "dose_response",
+            only_with="strength",
         ),
         Figure(
             "final_accuracy",

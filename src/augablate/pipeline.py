@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from augablate.augment import augment_batch
+from augablate.augment import augment_batch, augmentation_key
 from augablate.variants import AugmentationSettings
 
 
@@ -61,14 +61,12 @@ def training_dataset(
     if start_step:
         dataset = dataset.skip(start_step)
     gather = _gather(images, labels, image_size, binary)
-    base_seed = tf.constant([seed, 0], tf.int64)
 
     def load(step, batch_indices):
         batch, batch_labels = gather(batch_indices)
         batch = tf.cast(batch, tf.float32)
         if augment and not settings.is_identity:
-            step_seed = tf.random.experimental.stateless_fold_in(base_seed, step)
-            batch = augment_batch(batch, settings, step_seed)
+            batch = augment_batch(batch, settings, augmentation_key(seed, step))
         return batch, batch_labels
 
     dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)

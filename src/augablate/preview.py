@@ -21,9 +21,9 @@ def preview_variants(
     image repeated ``draws`` times through the same augmentation code that training uses."""
     import tensorflow as tf
 
-    from augablate.augment import augment_batch
+    from augablate.augment import augment_batch, augmentation_key
     from augablate.data import load_split
-    from augablate.variants import AugmentationSettings, variant_transforms
+    from augablate.variants import AugmentationSettings
 
     train_images, train_labels = load_split(cache, "train")
     # spread the picks over the classes: the first image of each class, in turn
@@ -35,8 +35,7 @@ def preview_variants(
     batch = tf.constant(np.repeat(originals, draws, axis=0), tf.float32)
     settings = AugmentationSettings.from_config(augmentation)
     rows = []
-    for index, variant in enumerate(variants):
-        active = settings.restricted_to(variant_transforms(variant))
-        out = augment_batch(batch, active, tf.constant([seed, index], tf.int64))
+    for variant in variants:  # the same key in every row: the training's first batch's draws
+        out = augment_batch(batch, settings.for_variant(variant), augmentation_key(seed, 0))
         rows.append((variant, np.clip(np.rint(out.numpy()), 0, 255).astype(np.uint8)))
     return originals, rows

@@ -12,7 +12,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OVERALL, VERDICTS, variant_order
-from augablate.variants import variant_transforms
+from augablate.variants import AugmentationSettings
 
 
 def _missing(value) -> bool:
@@ -326,6 +326,47 @@ def family_words(primary: pd.DataFrame) -> str:
     return " and ".join(words[f] for f in present) or "none"
 
 
+def dose_response_lines(table: pd.DataFrame | None) -> list[str]:
+    """The dose-response section: accuracy and the difference from none per strength."""
+    if table is None or table.empty:
+        return []
+    lines = [
+        "## Dose-response",
+        "",
+        "Each swept transform at each strength (`X@value`; `none` is strength 0): validation "
+        "accuracy and its difference from `none`, with 95% CIs over seeds and images. "
+        "Descriptive: these contrasts are not part of the corrected family.",
+        "",
+    ]
+    for transform, rows in table.groupby("transform", sort=False):
+        lines += [
+            f"### {transform}",
+            "",
+            table_markdown(rows),
+            "",
+        ]
+    return lines
+
+
+def table_markdown(rows: pd.DataFrame) -> str:
+    return table(
+        [
+            [
+                f"{row['strength']:g}",
+                row["variant"],
+                percent(row["accuracy"]),
+                interval_text(row["accuracy_ci_low"], row["accuracy_ci_high"], "%"),
+                "-" if row["variant"] == "none" else points(row["difference"]),
+                "-"
+                if row["variant"] == "none"
+                else interval_text(row["difference_ci_low"], row["difference_ci_high"]),
+            ]
+            for _, row in rows.iterrows()
+        ],
+        ["strength", "variant", "val acc", "95% CI", "vs none (pts)", "95% CI vs none"],
+    )
+
+
 def methods_lines(alpha: float, margin: float, primary: pd.DataFrame) -> list[str]:
     return [
         "## How the numbers were made",
@@ -360,6 +401,7 @@ def build_report(
     run_metrics: Sequence[Mapping],
     figures: Mapping[str, str],
     command: str,
+    dose_response: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
     analysis = config.get("analysis", {})
@@ -367,7 +409,8 @@ def build_report(
     order = variant_order(runs["variant"])
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     lines += answer_section(contrasts, variants, floor, power, seeds, analysis.get("last_k", 5))
-    if any("shear" in variant_transforms(variant) for variant in order):
+    settings = AugmentationSettings.from_config(config["augmentation"])
+    if any("shear" in settings.for_variant(variant).enabled() for variant in order):
         shear = config["augmentation"]["shear"]
         lines += [
             f"Note on shear: the shear range is in degrees, as in the reference ImageDataGenerator "
@@ -385,6 +428,7 @@ def build_report(
     ]
     lines += ["- " + s for s in overfitting_sentences(variants)]
     lines += ["", overfitting_table(variants), ""]
+    lines += dose_response_lines(dose_response)
     lines += methods_lines(
         analysis.get("alpha", 0.05),
         analysis.get("equivalence_margin", 1.0) / 100,

@@ -3,17 +3,17 @@ express. Every error names the config key and the value that was wrong."""
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from augablate.model import min_image_size
 from augablate.train import TrainSettings
-from augablate.variants import AugmentationSettings, variant_transforms
+from augablate.variants import TRANSFORMS, AugmentationSettings
 
 
 class ConfigError(ValueError):
@@ -39,9 +39,10 @@ def check_config(config: Mapping) -> None:
             f"{len(model['filters'])} conv blocks (model.filters {model['filters']}); "
             f"allowed: at least {needed}, or fewer blocks"
         )
+    settings = augmentation_settings(config)
     for variant in config["variants"]:
         try:
-            variant_transforms(variant)
+            settings.for_variant(variant, strict=True)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     if train["epochs"] < config.get("analysis", {}).get("last_k", 1):
@@ -60,12 +61,12 @@ def run_params(config: Mapping, variant: str) -> dict:
     range of a transform a variant does not use retrains nothing that is done. The data are
     the rule's input files: a rebuilt cache reruns every training.
     """
-    active = augmentation_settings(config).restricted_to(variant_transforms(variant))
+    active = augmentation_settings(config).for_variant(variant)
     return {
         "train": {key: value for key, value in config["train"].items() if key != "seeds"},
         "model": dict(config["model"]),
         "evaluation": dict(config["evaluation"]),
-        "augmentation": asdict(active),
+        "augmentation": active.active_ranges(),
     }
 
 
@@ -107,6 +108,38 @@ def check_removed_keys(config: Mapping) -> None:
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def config_schema(schema_path: Path | str = SCHEMA) -> dict:
+    """The config schema: the YAML file, with one ``augmentation`` property per transform of the
+    registry (its JSON schema, default and meaning)."""
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    properties = schema["properties"]["augmentation"]["properties"]
+    for transform in TRANSFORMS:
+        properties[transform.name] = {
+            **transform.schema,
+            "default": transform.default,
+            "description": transform.meaning,
+        }
+    return schema
+
+
+def _with_defaults(validator_class):
+    """A jsonschema validator that also fills in every ``default`` (the recipe of
+    jsonschema's FAQ), as Snakemake's ``validate(set_default=True)`` does."""
+    from jsonschema import validators
+
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": properties})
+
+
 def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
     """Validate ``config`` against the schema, fill in the defaults, and run :func:`check_config`.
 
@@ -114,11 +147,9 @@ def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
     ``config key 'train.epochs': -1 is less than the minimum of 1``.
     """
     from jsonschema import Draft202012Validator
-    from snakemake.utils import validate
 
     check_removed_keys(config)
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
+    schema = config_schema(schema_path)
     errors = sorted(
         Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))
     )
@@ -128,7 +159,8 @@ def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
             for error in errors
         ]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
-    validate(config, str(schema_path), set_default=True)
+    for _ in _with_defaults(Draft202012Validator)(schema).iter_errors(config):
+        pass  # filling the defaults; the config was valid
     check_config(config)
     return config
 

@@ -36,7 +36,7 @@ import numpy as np
 from augablate.checkpoint import checkpoint_folder, discard, load_checkpoint, save_checkpoint
 from augablate.evaluate import Scores, clean_train_sample, predict_probabilities, score
 from augablate.io import atomic_write_csv, atomic_write_json
-from augablate.variants import AugmentationSettings, variant_transforms
+from augablate.variants import AugmentationSettings
 
 if TYPE_CHECKING:  # pandas is imported when needed: the Snakefile imports this module
     import pandas as pd
@@ -277,7 +277,7 @@ def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) ->
     run_hash = config_hash(
         {
             "train": asdict(settings),
-            "augmentation": asdict(active),
+            "augmentation": active.as_dict(),
             "cache": data.meta["image_size"],
             "resize": data.meta["resize"],
             "classes": data.classes,
@@ -386,8 +386,8 @@ def run_training(
     started = time.time()
     timeline = {"process_start": process_start_time() or started, "epoch_ends": []}
     tf = configure_tensorflow(threads, seed, settings.deterministic)
-    transforms = sorted(variant_transforms(variant))
-    active = augmentation.restricted_to(transforms)
+    active = augmentation.for_variant(variant)
+    transforms = sorted(active.enabled())
     data = load_run_data(cache, settings.clean_train_images)
     run = Run(
         variant,
@@ -561,7 +561,7 @@ def run_metrics(run: Run, transforms: list[str], history) -> dict:
         "variant": run.variant,
         "seed": run.seed,
         "transforms": transforms,
-        "augmentation": asdict(run.active),
+        "augmentation": run.active.as_dict(),
         "train": asdict(run.settings),
         "classes": data.classes,
         "train_images": int(len(data.train_labels)),

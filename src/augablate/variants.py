@@ -1,127 +1,443 @@
-"""The augmentation registry: transform names, their settings, and the study's variants.
+"""The transform registry and the study's variants.
 
-Free of TensorFlow so that the Snakefile can expand variants without importing it. A new
-transform is one entry in ``TRANSFORMS`` plus its field in :class:`AugmentationSettings`; its
-sampling and its place in the affine matrix live in :mod:`augablate.augment`.
+Every transform is ONE entry of :data:`TRANSFORMS`: its name (the config key under
+``augmentation`` and the variant's name), the ImageDataGenerator argument it reproduces, its
+default range and off value, the JSON schema of its range, what a strength ``name@value`` sets,
+how its parameters are sampled, and where it is applied: a factor of the single affine warp
+(``affine``), a mirror folded into that warp (``flip``), or a pixel stage after it (``pixel``).
+The settings class, the schema's ``augmentation`` section, the variant names, the config table
+in config/README.md and the report's wording are all made from it. Sampling functions receive a
+:class:`Draws` (stateless random numbers of the transform's own stream) and return parameters
+by name; the drawing itself lives in :mod:`augablate.augment` (TensorFlow), so this module
+stays importable by the Snakefile without TensorFlow.
+
+Variants: ``none``; ``all`` (every transform the study's ``augmentation`` switches on);
+``all-minus-X``; a transform alone ``X``; user-named combinations ``X+Y``; strength levels
+``X@value`` (``rotation@10``: rotation alone with a range of 10 degrees), also combined
+(``rotation@10+zoom``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-#: The transforms a variant can switch on, in the order the study lists them.
-TRANSFORMS: tuple[str, ...] = (
-    "rotation",
-    "width_shift",
-    "height_shift",
-    "shear",
-    "zoom",
-    "horizontal_flip",
-)
-
-#: The reference ImageDataGenerator arguments that correspond to each transform.
-REFERENCE_ARGUMENT = {
-    "rotation": "rotation_range",
-    "width_shift": "width_shift_range",
-    "height_shift": "height_shift_range",
-    "shear": "shear_range",
-    "zoom": "zoom_range",
-    "horizontal_flip": "horizontal_flip",
-}
-
-ALL = "all"
-NONE = "none"
-ALL_MINUS = "all-minus-"
-
-
-def all_variant_names() -> list[str]:
-    """Every variant the study knows: none, each transform alone, all, and all minus each."""
-    return [NONE, *TRANSFORMS, ALL, *(ALL_MINUS + name for name in TRANSFORMS)]
-
-
-def variant_transforms(variant: str) -> frozenset[str]:
-    """The set of transforms a variant switches on; unknown names raise with the allowed ones."""
-    if variant == NONE:
-        return frozenset()
-    if variant == ALL:
-        return frozenset(TRANSFORMS)
-    if variant in TRANSFORMS:
-        return frozenset({variant})
-    if variant.startswith(ALL_MINUS) and variant[len(ALL_MINUS) :] in TRANSFORMS:
-        return frozenset(TRANSFORMS) - {variant[len(ALL_MINUS) :]}
-    raise ValueError(
-        f"unknown augmentation variant {variant!r} (config key 'variants'); "
-        f"allowed: {', '.join(all_variant_names())}"
-    )
+NONE, ALL, ALL_MINUS, AND, AT = "none", "all", "all-minus-", "+", "@"
 
 
 @dataclass(frozen=True)
-class AugmentationSettings:
-    """Ranges of every transform, in the reference's units.
+class Transform:
+    """One transform (see the module's docstring)."""
 
-    rotation: degrees, angle uniform in [-rotation, rotation].
-    width_shift / height_shift: fraction of the image width / height, uniform in [-s, s].
-    shear: degrees (the reference ``shear_range`` is in degrees: 0.2 means 0.2 degrees).
-    zoom: independent x and y factors uniform in [1 - zoom, 1 + zoom]; as in the reference a
-        factor below 1 enlarges the content (zoom in) and above 1 shrinks it.
-    horizontal_flip: flip with probability 0.5.
-    fill_mode: how points outside the image are filled (reference: nearest).
-    """
+    name: str
+    reference: str | None  # the ImageDataGenerator argument it reproduces (None: not in it)
+    default: Any  # the range when the config does not set it
+    off: Any  # the range that switches it off
+    stage: str  # "affine", "flip" or "pixel"
+    stream: int  # its first random stream; never reuse one, so that draws stay paired
+    schema: Mapping  # JSON schema of its range
+    meaning: str  # what the range means, for config/README.md and the report
+    sample: Callable  # (range, draws) -> {parameter: tensor [batch]}
+    strength: Callable | None = None  # value of name@value -> range; None: no strength levels
 
-    rotation: float = 40.0
-    width_shift: float = 0.2
-    height_shift: float = 0.2
-    shear: float = 0.2
-    zoom: float = 0.2
-    horizontal_flip: bool = True
-    fill_mode: str = "nearest"
+    def is_off(self, value) -> bool:
+        return value is None or value == self.off or value is False
+
+    def range_at(self, strength: float):
+        if self.strength is None:
+            raise ValueError(f"transform {self.name!r} has no strength levels ({self.name}@...)")
+        return self.strength(strength)
+
+
+class Draws:
+    """What a sampling function may ask for: uniform numbers of its own streams, one per image
+    (``part`` picks a further stream of the same transform), and the image size."""
+
+    def __init__(self, uniform: Callable, stream: int, height: int, width: int):
+        self._uniform, self.stream, self.height, self.width = uniform, stream, height, width
+
+    def uniform(self, low, high, part: int = 0):
+        return self._uniform(self.stream + part, low, high)
+
+    def chance(self, probability: float, part: int = 0):
+        return self._uniform(self.stream + part, 0.0, 1.0) < probability
+
+
+def _zoom(z, draws):
+    return {"zx": draws.uniform(1.0 - z, 1.0 + z), "zy": draws.uniform(1.0 - z, 1.0 + z, 1)}
+
+
+def _erasing(p, draws):
+    """Random erasing (Zhong et al. 2020): with probability p a rectangle of 2-33% of the image,
+    aspect ratio log-uniform in [0.3, 3.3], uniformly placed, set to the image's mean colour."""
+    area = draws.uniform(0.02, 0.33, 1) * (draws.height * draws.width)
+    ratio = draws.uniform(math.log(0.3), math.log(1 / 0.3), 2)
+    return {
+        "erase": draws.chance(p),
+        "erase_area": area,
+        "erase_log_ratio": ratio,
+        "erase_y": draws.uniform(0.0, 1.0, 3),
+        "erase_x": draws.uniform(0.0, 1.0, 4),
+    }
+
+
+_NUMBER = {"type": "number", "minimum": 0}
+TRANSFORMS: tuple[Transform, ...] = (
+    Transform(
+        "rotation",
+        "rotation_range",
+        40.0,
+        0.0,
+        "affine",
+        1,
+        {**_NUMBER, "maximum": 180},
+        "degrees; angle uniform in [-r, r]",
+        lambda r, d: {"theta": d.uniform(-r, r)},
+        float,
+    ),
+    Transform(
+        "width_shift",
+        "width_shift_range",
+        0.2,
+        0.0,
+        "affine",
+        2,
+        {**_NUMBER, "exclusiveMaximum": 1},
+        "fraction of the width; horizontal shift uniform in [-s, s] x width",
+        lambda s, d: {"tx": d.uniform(-s, s) * d.width},
+        float,
+    ),
+    Transform(
+        "height_shift",
+        "height_shift_range",
+        0.2,
+        0.0,
+        "affine",
+        3,
+        {**_NUMBER, "exclusiveMaximum": 1},
+        "fraction of the height; vertical shift uniform in [-s, s] x height",
+        lambda s, d: {"ty": d.uniform(-s, s) * d.height},
+        float,
+    ),
+    Transform(
+        "shear",
+        "shear_range",
+        0.2,
+        0.0,
+        "affine",
+        4,
+        {**_NUMBER, "maximum": 89},
+        "**degrees**, as the reference's `shear_range`: 0.2 is a 0.2 degree shear, almost a "
+        "no-op (11.5 is the shear 0.2 radians would be)",
+        lambda s, d: {"shear": d.uniform(-s, s)},
+        float,
+    ),
+    Transform(
+        "zoom",
+        "zoom_range",
+        0.2,
+        0.0,
+        "affine",
+        5,  # streams 5 and 6
+        {**_NUMBER, "exclusiveMaximum": 1},
+        "independent x and y factors uniform in [1-z, 1+z]; as in the reference a factor "
+        "below 1 magnifies the content",
+        _zoom,
+        float,
+    ),
+    Transform(
+        "horizontal_flip",
+        "horizontal_flip",
+        True,
+        False,
+        "flip",
+        7,
+        {"type": "boolean"},
+        "flip left-right with probability 0.5",
+        lambda on, d: {"flip": d.chance(0.5)},
+    ),
+    Transform(
+        "vertical_flip",
+        "vertical_flip",
+        False,
+        False,
+        "flip",
+        8,
+        {"type": "boolean"},
+        "flip upside down with probability 0.5 (opt-in)",
+        lambda on, d: {"flip_vertical": d.chance(0.5)},
+    ),
+    Transform(
+        "brightness_range",
+        "brightness_range",
+        None,
+        None,
+        "pixel",
+        9,
+        {
+            "type": ["array", "null"],
+            "items": {"type": "number", "minimum": 0},
+            "minItems": 2,
+            "maxItems": 2,
+        },
+        "[low, high]: brightness factor uniform in it, applied as the reference does (PIL's "
+        "brightness enhancement on 8-bit pixels); null: off (opt-in)",
+        lambda r, d: {"brightness": d.uniform(r[0], r[1])},
+        lambda b: [1.0 - b, 1.0 + b],
+    ),
+    Transform(
+        "channel_shift_range",
+        "channel_shift_range",
+        0.0,
+        0.0,
+        "pixel",
+        10,
+        {**_NUMBER, "maximum": 255},
+        "grey levels; one shift uniform in [-c, c] added to every channel, clipped to the "
+        "image's own range, as the reference (opt-in)",
+        lambda c, d: {"channel_shift": d.uniform(-c, c)},
+        float,
+    ),
+    Transform(
+        "erasing",
+        None,
+        0.0,
+        0.0,
+        "pixel",
+        11,  # streams 11 to 15
+        {**_NUMBER, "maximum": 1},
+        "probability of random erasing: a rectangle of 2-33% of the image (aspect ratio "
+        "0.3-3.3) set to the image's mean colour (not in ImageDataGenerator; opt-in)",
+        _erasing,
+        float,
+    ),
+)
+BY_NAME: dict[str, Transform] = {t.name: t for t in TRANSFORMS}
+FILL_MODES = ("nearest", "reflect")
+
+
+def _settings_class():
+    fields = [(t.name, Any, field(default=t.default)) for t in TRANSFORMS]
+    fields.append(("fill_mode", str, field(default="nearest")))
+    return dataclasses.make_dataclass("AugmentationSettings", fields, frozen=True)
+
+
+class AugmentationSettings(_settings_class()):
+    """The range of every transform of :data:`TRANSFORMS` (fields named after them, defaults
+    from the registry) and the fill mode."""
 
     @classmethod
     def from_config(cls, config: Mapping) -> AugmentationSettings:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(config) - known
+        known = [t.name for t in TRANSFORMS] + ["fill_mode"]
+        unknown = set(config) - set(known)
         if unknown:
             raise ValueError(
-                f"unknown key(s) {sorted(unknown)} in config 'augmentation'; allowed: {sorted(known)}"
+                f"unknown key(s) {sorted(unknown)} in config 'augmentation'; allowed: {known}"
             )
         return cls(**dict(config))
 
+    @classmethod
+    def from_ranges(cls, ranges: Mapping) -> AugmentationSettings:
+        """Settings with exactly the given transforms on (the rest off), e.g. from a run's
+        params (:meth:`active_ranges`)."""
+        return cls(
+            **{t.name: ranges.get(t.name, t.off) for t in TRANSFORMS},
+            fill_mode=ranges.get("fill_mode", "nearest"),
+        )
+
+    def active_ranges(self) -> dict:
+        """The ranges of the transforms that are on, with the fill mode when the warp is used:
+        what decides a run's augmentation, and nothing else (a transform added to the registry
+        later changes no finished run's params)."""
+        ranges = {name: getattr(self, name) for name in self.enabled()}
+        if any(BY_NAME[name].stage != "pixel" for name in ranges):
+            ranges["fill_mode"] = self.fill_mode
+        return ranges
+
+    def enabled(self) -> list[str]:
+        """The transforms this study switches on (what ``all`` means)."""
+        return [t.name for t in TRANSFORMS if not t.is_off(getattr(self, t.name))]
+
+    def for_variant(self, variant: str, strict: bool = False) -> AugmentationSettings:
+        """The settings one variant trains with: its transforms at their ranges, the rest off
+        (idempotent: the settings of a variant give the same settings again)."""
+        active = variant_ranges(variant, self, strict)
+        return dataclasses.replace(self, **{t.name: active.get(t.name, t.off) for t in TRANSFORMS})
+
     def restricted_to(self, transforms: Iterable[str]) -> AugmentationSettings:
-        """The same settings with every transform not in ``transforms`` switched off."""
+        """The same ranges with every transform not in ``transforms`` switched off."""
         enabled = set(transforms)
-        unknown = enabled - set(TRANSFORMS)
-        if unknown:
-            raise ValueError(f"unknown transform(s) {sorted(unknown)}; allowed: {TRANSFORMS}")
-        return AugmentationSettings(
-            rotation=self.rotation if "rotation" in enabled else 0.0,
-            width_shift=self.width_shift if "width_shift" in enabled else 0.0,
-            height_shift=self.height_shift if "height_shift" in enabled else 0.0,
-            shear=self.shear if "shear" in enabled else 0.0,
-            zoom=self.zoom if "zoom" in enabled else 0.0,
-            horizontal_flip=self.horizontal_flip and "horizontal_flip" in enabled,
-            fill_mode=self.fill_mode,
+        if unknown := enabled - set(BY_NAME):
+            raise ValueError(f"unknown transform(s) {sorted(unknown)}; allowed: {list(BY_NAME)}")
+        return dataclasses.replace(
+            self,
+            **{t.name: getattr(self, t.name) if t.name in enabled else t.off for t in TRANSFORMS},
         )
 
     @property
     def is_identity(self) -> bool:
-        return not (
-            self.rotation
-            or self.width_shift
-            or self.height_shift
-            or self.shear
-            or self.zoom
-            or self.horizontal_flip
-        )
+        return not self.enabled()
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
     def reference_arguments(self) -> dict:
         """The equivalent ``ImageDataGenerator`` keyword arguments (for tests and the report)."""
-        return {
-            "rotation_range": self.rotation,
-            "width_shift_range": self.width_shift,
-            "height_shift_range": self.height_shift,
-            "shear_range": self.shear,
-            "zoom_range": self.zoom,
-            "horizontal_flip": self.horizontal_flip,
-            "fill_mode": self.fill_mode,
+        arguments = {
+            t.reference: getattr(self, t.name) for t in TRANSFORMS if t.reference is not None
         }
+        return {**arguments, "fill_mode": self.fill_mode}
+
+
+def parse_variant(variant: str) -> list[tuple[str, float | None]]:
+    """The (transform, strength or None) parts of a combination or strength variant
+    (``rotation@10+zoom``); ValueError for anything else."""
+    parts = []
+    for part in variant.split(AND):
+        name, at, strength = part.partition(AT)
+        if name not in BY_NAME:
+            raise ValueError(_unknown(variant))
+        if at:
+            try:
+                parts.append((name, float(strength)))
+            except ValueError:
+                raise ValueError(_unknown(variant)) from None
+            BY_NAME[name].range_at(0.0)  # raises for transforms without strength levels
+        else:
+            parts.append((name, None))
+    if len({name for name, _ in parts}) < len(parts):
+        raise ValueError(f"variant {variant!r} names a transform twice (config key 'variants')")
+    return parts
+
+
+def variant_ranges(
+    variant: str, settings: AugmentationSettings, strict: bool = True
+) -> dict[str, Any]:
+    """The range of every transform ``variant`` switches on, under ``settings``.
+
+    ``strict``: ``all-minus-X`` must leave out a transform the settings switch on (a study's
+    check); not strict, it may already be off (the settings of that very variant)."""
+    enabled = settings.enabled()
+    if variant == NONE:
+        return {}
+    if variant == ALL:
+        return {name: getattr(settings, name) for name in enabled}
+    if variant.startswith(ALL_MINUS):
+        left_out = variant[len(ALL_MINUS) :]
+        if left_out not in BY_NAME or (strict and left_out not in enabled):
+            raise ValueError(_unknown(variant, enabled))
+        return {name: getattr(settings, name) for name in enabled if name != left_out}
+    ranges = {}
+    for name, strength in parse_variant(variant):
+        if strength is not None:
+            ranges[name] = BY_NAME[name].range_at(strength)
+        elif name in enabled:
+            ranges[name] = getattr(settings, name)
+        else:
+            raise ValueError(
+                f"variant {variant!r} uses {name}, which config key 'augmentation.{name}' "
+                f"switches off ({getattr(settings, name)!r}); give it a range, or a strength "
+                f"({name}@value)"
+            )
+    return ranges
+
+
+def variant_transforms(
+    variant: str, settings: AugmentationSettings | None = None
+) -> frozenset[str]:
+    """The set of transforms a variant switches on; unknown names raise with the allowed ones."""
+    return frozenset(variant_ranges(variant, settings or AugmentationSettings()))
+
+
+def strength_of(variant: str) -> tuple[str, float] | None:
+    """(transform, strength) of a single strength variant ``X@value``, else None."""
+    try:
+        parts = parse_variant(variant)
+    except ValueError:
+        return None
+    if len(parts) == 1 and parts[0][1] is not None:
+        return parts[0][0], parts[0][1]
+    return None
+
+
+def all_variant_names(settings: AugmentationSettings | None = None) -> list[str]:
+    """The study's standard variants: none, each enabled transform alone, all, all minus each."""
+    enabled = (settings or AugmentationSettings()).enabled()
+    return [NONE, *enabled, ALL, *(ALL_MINUS + name for name in enabled)]
+
+
+def _unknown(variant: str, enabled: Iterable[str] | None = None) -> str:
+    enabled = list(enabled or AugmentationSettings().enabled())
+    return (
+        f"unknown augmentation variant {variant!r} (config key 'variants'); allowed: "
+        f"{', '.join(all_variant_names())}, any transform of {', '.join(BY_NAME)} alone, "
+        "combinations X+Y and strength levels X@value"
+    )
+
+
+def variant_kind(variant: str) -> str:
+    """``none``, ``all``, ``all-minus``, ``single`` (X), ``strength`` (X@value) or
+    ``combination`` (X+Y, with or without strengths); ``unknown`` otherwise."""
+    if variant in (NONE, ALL):
+        return variant
+    if variant.startswith(ALL_MINUS):
+        return "all-minus"
+    try:
+        parts = parse_variant(variant)
+    except ValueError:
+        return "unknown"
+    if len(parts) > 1:
+        return "combination"
+    return "strength" if parts[0][1] is not None else "single"
+
+
+def variant_sort_key(variant: str) -> tuple:
+    """The study's order: none, each transform alone (registry order), its strength levels
+    (ascending), combinations, all, all minus each; unknown names last."""
+    names = list(BY_NAME)
+    kind = variant_kind(variant)
+    if kind == NONE:
+        return (0,)
+    if kind in ("single", "strength"):
+        name, strength = parse_variant(variant)[0]
+        return (1, names.index(name), strength is not None, strength or 0.0)
+    if kind == "combination":
+        return (2, variant)
+    if kind == ALL:
+        return (3,)
+    if kind == "all-minus":
+        left_out = variant[len(ALL_MINUS) :]
+        return (4, names.index(left_out) if left_out in names else len(names), variant)
+    return (5, variant)
+
+
+def config_table() -> str:
+    """The table of the ``augmentation`` keys in config/README.md, made from the registry
+    (tests/test_variants.py checks that the README holds exactly this)."""
+
+    def shown(value):
+        return (
+            "null"
+            if value is None
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+
+    rows = ["| key | default | off | reference argument | meaning |", "|---|---|---|---|---|"]
+    for t in TRANSFORMS:
+        reference = f"`{t.reference}`" if t.reference else "(none)"
+        rows.append(
+            f"| `augmentation.{t.name}` | {shown(t.default)} | {shown(t.off)} | {reference} | "
+            f"{t.meaning} |"
+        )
+    rows.append(
+        "| `augmentation.fill_mode` | nearest | | `fill_mode` | how points outside the image "
+        "are filled: `nearest` (the reference's) or `reflect` (the default of Keras layers); "
+        "both are tested against the reference. `wrap` and `constant` are refused: "
+        "TensorFlow's versions of them differ from the reference's scipy ones |"
+    )
+    return "\n".join(rows)

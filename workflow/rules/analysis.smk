@@ -88,10 +88,13 @@ rule augmentation_grid:
 
 rule report:
     input:
-        **{name: TABLES[name] for name in ("runs", "variants", "contrasts", "mcnemar")},
+        **{
+            name: TABLES[name]
+            for name in ("runs", "variants", "contrasts", "mcnemar", "dose_response")
+        },
         metrics=run_outputs("metrics.json"),
         meta=CACHE_FILES["meta"],
-        figures=expand("results/figures/{figure}.png", figure=FIGURES),
+        figures=expand("results/figures/{figure}.png", figure=STUDY_FIGURES),
         grid=GRID,
     output:
         report=report(

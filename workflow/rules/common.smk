@@ -51,15 +51,18 @@ TABLES = {
         "curves",
         "contrasts",
         "mcnemar",
+        "dose_response",
     )
 }
+#: The study's figures: those of the registry that apply to its variants.
+STUDY_FIGURES = [name for name, figure in FIGURES.items() if figure.applies(VARIANTS)]
 GRID = f"results/figures/{AUGMENTATION_GRID.name}.png"
 
 
 wildcard_constraints:
     variant="|".join(re.escape(v) for v in VARIANTS),
     seed=r"\d+",
-    figure="|".join(FIGURES),
+    figure="|".join(STUDY_FIGURES),
 
 
 def archive_source(wildcards):

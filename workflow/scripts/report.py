@@ -37,5 +37,6 @@ text = build_report(
     run_metrics=metrics,
     figures=figures,
     command=snakemake.params.command,
+    dose_response=pd.read_csv(inputs.dose_response),
 )
 atomic_write_text(output.report, text)

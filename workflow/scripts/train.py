@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from augablate.logs import log_to_file
-from augablate.settings import augmentation_settings, train_settings
+from augablate.settings import train_settings
 from augablate.train import run_training
+from augablate.variants import AugmentationSettings
 
 log_to_file(snakemake.log[0])
 run = snakemake.params.run  # augablate.settings.run_params: what decides this run
@@ -12,7 +13,7 @@ run_training(
     cache=Path(snakemake.input.meta).parent,
     variant=snakemake.wildcards.variant,
     seed=int(snakemake.wildcards.seed),
-    augmentation=augmentation_settings(run),
+    augmentation=AugmentationSettings.from_ranges(run["augmentation"]),
     settings=train_settings(run),
     history_path=snakemake.output.history,
     predictions_path=snakemake.output.predictions,
