@@ -41,17 +41,8 @@ def augmentation_key(seed: int, step):
     return tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), step)
 
 
-#: What a batch's parameters are when no transform draws them (the identity).
-IDENTITY = {
-    "theta": 0.0,
-    "tx": 0.0,
-    "ty": 0.0,
-    "shear": 0.0,
-    "zx": 1.0,
-    "zy": 1.0,
-    "flip": False,
-    "flip_vertical": False,
-}
+#: What the warp's parameters are when no transform draws them (the identity), from the registry.
+IDENTITY = {name: value for t in TRANSFORMS for name, value in t.identity.items()}
 
 
 def sample_parameters(settings: AugmentationSettings, batch: int, height: int, width: int, seed):
@@ -125,7 +116,7 @@ def affine_matrices(params: Mapping, height: int, width: int):
     return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def flipped_matrices(matrices, flip, width: int):
+def flipped_matrices(matrices, params: Mapping, height: int, width: int):
     """Fold a horizontal flip of the OUTPUT into the sampling matrices.
 
     Flipping the transformed image means output pixel x takes what the unflipped transform puts
@@ -134,8 +125,8 @@ def flipped_matrices(matrices, flip, width: int):
     flip samples integer positions: no interpolation) and costs no pass of its own.
     """
     a0, a1, a2, b0, b1, b2, c0, c1 = tf.unstack(matrices, axis=1)
-    sign = tf.where(flip, -1.0, 1.0)
-    shift = tf.where(flip, float(width - 1), 0.0)
+    sign = tf.where(params["flip"], -1.0, 1.0)
+    shift = tf.where(params["flip"], float(width - 1), 0.0)
     return tf.stack(
         [sign * a0, a1, a2 + shift * a0, sign * b0, b1, b2 + shift * b0, c0, c1], axis=1
     )
@@ -173,12 +164,12 @@ def _warp_bilinear_nearest(images, matrices):
     return top * (1.0 - wy) + bottom * wy
 
 
-def vertically_flipped(matrices, flip, height: int):
+def vertically_flipped(matrices, params: Mapping, height: int, width: int):
     """Fold a vertical flip of the OUTPUT into the matrices, as :func:`flipped_matrices` does
     for the horizontal one (``y -> height - 1 - y``)."""
     a0, a1, a2, b0, b1, b2, c0, c1 = tf.unstack(matrices, axis=1)
-    sign = tf.where(flip, -1.0, 1.0)
-    shift = tf.where(flip, float(height - 1), 0.0)
+    sign = tf.where(params["flip_vertical"], -1.0, 1.0)
+    shift = tf.where(params["flip_vertical"], float(height - 1), 0.0)
     return tf.stack(
         [a0, sign * a1, a2 + shift * a1, b0, sign * b1, b2 + shift * b1, c0, c1], axis=1
     )
@@ -193,8 +184,10 @@ def apply_parameters(images, params: Mapping, fill_mode: str = "nearest"):
     """
     height, width = int(images.shape[1]), int(images.shape[2])
     params = {**IDENTITY, **params}
-    matrices = flipped_matrices(affine_matrices(params, height, width), params["flip"], width)
-    matrices = vertically_flipped(matrices, params["flip_vertical"], height)
+    matrices = affine_matrices(params, height, width)
+    for transform in TRANSFORMS:  # the flips, folded into the one warp
+        if transform.stage == "flip":
+            matrices = globals()[transform.apply](matrices, params, height, width)
     if fill_mode == "nearest":
         images = _warp_bilinear_nearest(images, matrices)
     else:
@@ -206,26 +199,29 @@ def apply_parameters(images, params: Mapping, fill_mode: str = "nearest"):
             interpolation="BILINEAR",
             fill_mode=fill_mode.upper(),
         )
-    if "channel_shift" in params:
-        images = channel_shift(images, params["channel_shift"])
-    if "brightness" in params:
-        images = brightness(images, params["brightness"])
-    if "erase" in params:
-        images = erase(images, params)
+    for transform in TRANSFORMS:  # the pixel stages, in the registry's order; each acts only
+        if transform.stage == "pixel":  # when its parameters were drawn
+            images = globals()[transform.apply](images, params)
     return images
 
 
-def channel_shift(images, intensity):
+def channel_shift(images, params):
     """The reference's ``apply_channel_shift``: one intensity added to every channel, clipped
     to the image's own minimum and maximum (over all channels)."""
+    if "channel_shift" not in params:
+        return images
+    intensity = params["channel_shift"]
     low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
     high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
     return tf.clip_by_value(images + intensity[:, None, None, None], low, high)
 
 
-def brightness(images, factor):
+def brightness(images, params):
     """The reference's ``apply_brightness_shift``: the image truncated to 8 bits, PIL's
     brightness enhancement (a float32 product, clipped and truncated to 8 bits)."""
+    if "brightness" not in params:
+        return images
+    factor = params["brightness"]
     eight_bit = tf.floor(tf.clip_by_value(images, 0.0, 255.0))
     return tf.floor(tf.clip_by_value(eight_bit * factor[:, None, None, None], 0.0, 255.0))
 
@@ -233,6 +229,8 @@ def brightness(images, factor):
 def erase(images, params):
     """Random erasing: for the images drawn (``erase``), a rectangle of the drawn area and
     aspect ratio, placed uniformly inside the image, set to the image's mean colour."""
+    if "erase" not in params:
+        return images
     height, width = int(images.shape[1]), int(images.shape[2])
     ratio = tf.exp(params["erase_log_ratio"])
     box_h = tf.clip_by_value(tf.round(tf.sqrt(params["erase_area"] * ratio)), 1.0, height)

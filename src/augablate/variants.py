@@ -42,6 +42,8 @@ class Transform:
     meaning: str  # what the range means, for config/README.md and the report
     sample: Callable  # (range, draws) -> {parameter: tensor [batch]}
     strength: Callable | None = None  # value of name@value -> range; None: no strength levels
+    identity: Mapping = field(default_factory=dict)  # its parameters when off (warp factors)
+    apply: str | None = None  # its function in augablate.augment (a flip's fold, a pixel stage)
 
     def is_off(self, value) -> bool:
         return value is None or value == self.off or value is False
@@ -97,6 +99,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "degrees; angle uniform in [-r, r]",
         lambda r, d: {"theta": d.uniform(-r, r)},
         float,
+        {"theta": 0.0},
     ),
     Transform(
         "width_shift",
@@ -109,6 +112,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "fraction of the width; horizontal shift uniform in [-s, s] x width",
         lambda s, d: {"tx": d.uniform(-s, s) * d.width},
         float,
+        {"tx": 0.0},
     ),
     Transform(
         "height_shift",
@@ -121,6 +125,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "fraction of the height; vertical shift uniform in [-s, s] x height",
         lambda s, d: {"ty": d.uniform(-s, s) * d.height},
         float,
+        {"ty": 0.0},
     ),
     Transform(
         "shear",
@@ -134,6 +139,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "no-op (11.5 is the shear 0.2 radians would be)",
         lambda s, d: {"shear": d.uniform(-s, s)},
         float,
+        {"shear": 0.0},
     ),
     Transform(
         "zoom",
@@ -147,6 +153,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "below 1 magnifies the content",
         _zoom,
         float,
+        {"zx": 1.0, "zy": 1.0},
     ),
     Transform(
         "horizontal_flip",
@@ -158,6 +165,8 @@ TRANSFORMS: tuple[Transform, ...] = (
         {"type": "boolean"},
         "flip left-right with probability 0.5",
         lambda on, d: {"flip": d.chance(0.5)},
+        identity={"flip": False},
+        apply="flipped_matrices",
     ),
     Transform(
         "vertical_flip",
@@ -169,6 +178,8 @@ TRANSFORMS: tuple[Transform, ...] = (
         {"type": "boolean"},
         "flip upside down with probability 0.5 (opt-in)",
         lambda on, d: {"flip_vertical": d.chance(0.5)},
+        identity={"flip_vertical": False},
+        apply="vertically_flipped",
     ),
     Transform(
         "brightness_range",
@@ -187,6 +198,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "brightness enhancement on 8-bit pixels); null: off (opt-in)",
         lambda r, d: {"brightness": d.uniform(r[0], r[1])},
         lambda b: [1.0 - b, 1.0 + b],
+        apply="brightness",
     ),
     Transform(
         "channel_shift_range",
@@ -200,6 +212,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "image's own range, as the reference (opt-in)",
         lambda c, d: {"channel_shift": d.uniform(-c, c)},
         float,
+        apply="channel_shift",
     ),
     Transform(
         "erasing",
@@ -213,6 +226,7 @@ TRANSFORMS: tuple[Transform, ...] = (
         "0.3-3.3) set to the image's mean colour (not in ImageDataGenerator; opt-in)",
         _erasing,
         float,
+        apply="erase",
     ),
 )
 BY_NAME: dict[str, Transform] = {t.name: t for t in TRANSFORMS}
