@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> dict:
         filters = [32, 64, 128, 128] if size >= 46 else [32, 64, 128]
 
         def model_factory():
-            return build_model(size, len(classes), filters=filters)
+            from augablate.train import TrainSettings
+
+            return build_model(size, len(classes), TrainSettings(filters=list(filters)))
 
         train_images, train_labels = load_split(cache, "train")
         class_mode = "binary" if binary else "sparse"

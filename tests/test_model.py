@@ -1,6 +1,7 @@
 import pytest
 
 from augablate.model import build_model, check_image_size, min_image_size
+from augablate.train import TrainSettings
 
 
 def test_minimum_sizes():
@@ -19,7 +20,7 @@ def test_reference_cnn_matches_the_published_architecture():
 
 
 def test_softmax_head_for_more_than_two_classes():
-    model = build_model(32, 10, filters=[8, 16, 16], dense_units=16)
+    model = build_model(32, 10, TrainSettings(filters=[8, 16, 16], dense_units=16))
     assert model.output_shape == (None, 10)
     assert model.layers[-1].activation.__name__ == "softmax"
 

@@ -8,6 +8,10 @@ Dense(512, ReLU), and a sigmoid output for two classes (softmax for more). Pixel
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from augablate.train import TrainSettings
 
 REFERENCE_FILTERS = (32, 64, 128, 128)
 
@@ -34,15 +38,19 @@ def check_image_size(image_size: int, filters: Sequence[int]) -> None:
 def build_model(
     image_size: int,
     num_classes: int,
-    filters: Sequence[int] = REFERENCE_FILTERS,
-    dense_units: int = 512,
-    learning_rate: float = 1e-4,
+    settings: TrainSettings | None = None,
     augmentation_layer=None,
-    steps_per_execution: int = 1,
 ):
-    """Compile the reference CNN. ``augmentation_layer`` (optional) runs before the rescaling,
-    for placing augmentation on the accelerator. ``steps_per_execution`` training steps run in
-    one call of the compiled function (the same batches and updates, less Python per step)."""
+    """Compile the reference CNN with ``settings`` (:class:`augablate.train.TrainSettings`: the
+    filters, dense units and learning rate; by default the reference's), handed over whole so
+    that the model and its training are set in one place. ``augmentation_layer`` (optional)
+    runs before the rescaling, for placing augmentation on the accelerator. A whole epoch
+    (``steps_per_epoch`` steps) runs per call of the compiled function: the same batches and
+    updates as step by step, without Keras' per-step Python dispatch."""
+    from augablate.train import TrainSettings
+
+    settings = settings or TrainSettings()
+    filters, dense_units = settings.filters, settings.dense_units
     import keras
     from keras import layers
 
@@ -65,9 +73,9 @@ def build_model(
         model.add(layers.Dense(num_classes, activation="softmax"))
         loss = "sparse_categorical_crossentropy"
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate),
         loss=loss,
         metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=settings.steps_per_epoch,
     )
     return model

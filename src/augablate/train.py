@@ -296,17 +296,7 @@ def build_run_model(settings: TrainSettings, active, data: RunData, seed: int):
         from augablate.augment import AugmentationLayer
 
         layer = AugmentationLayer(active, seed=seed)
-    model = build_model(
-        data.image_size,
-        len(data.classes),
-        settings.filters,
-        settings.dense_units,
-        settings.learning_rate,
-        augmentation_layer=layer,
-        # a whole epoch per call: the same batches and updates (checked value for value),
-        # without Keras' per-step Python dispatch, which rivals the compute of small models
-        steps_per_execution=settings.steps_per_epoch,
-    )
+    model = build_model(data.image_size, len(data.classes), settings, augmentation_layer=layer)
     return model, layer
 
 

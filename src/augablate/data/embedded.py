@@ -9,10 +9,6 @@ import numpy as np
 from augablate.data.layout import check_layout
 from augablate.io import staged_directory
 
-#: The fixed split of the embedded digits: image i goes to validation when i % 3 == 0 ... see
-#: :func:`embedded_split`. Documented in config/README.md.
-EMBEDDED_NAME = "digits"
-
 
 def embedded_split(index: int) -> str:
     """The fixed train/validation split of scikit-learn's digits (1,797 images): every third
