@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,27 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_study(workdir: Path, cores: int, configs: list[str]) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--configfile",
-        *configs,
-    ]
+    """Run the study in ``workdir`` as the tests run the workflow; its wall time in seconds."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import run_snakemake
+
     started = time.perf_counter()
-    result = subprocess.run(
-        command,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
+    result = run_snakemake(workdir, "--cores", str(cores), "--configfile", *configs, timeout=7200)
     wall = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])

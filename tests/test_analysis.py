@@ -163,6 +163,26 @@ def study(effects=EFFECTS, seeds=3, images=600, scenario=None, rng_seed=4) -> pd
     return pd.concat(rows, ignore_index=True)
 
 
+def runs_of(images: pd.DataFrame, gap: float = 0.1) -> pd.DataFrame:
+    """A runs table for ``images``: each run's accuracy the mean of its image scores, the
+    other metrics made up (clean and augmented accuracy ``gap`` above it)."""
+    runs = (
+        images.groupby(["variant", "seed"], sort=False)["score"]
+        .mean()
+        .rename("final_val_accuracy")
+        .reset_index()
+    )
+    for metric in (
+        "final_clean_train_accuracy",
+        "final_augmented_batch_accuracy",
+        "best_val_accuracy",
+    ):
+        runs[metric] = runs["final_val_accuracy"] + gap
+    runs["generalization_gap"] = gap
+    runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.05
+    return runs
+
+
 def test_contrast_families_and_the_primary_family():
     pairs = contrast_pairs(EFFECTS)
     assert [(p.family, p.variant, p.baseline, p.transform, p.primary) for p in pairs] == [
@@ -249,20 +269,7 @@ def test_verdict_rules(changes, expected):
 
 def test_variant_summary_accuracy_interval_is_over_seeds_and_images():
     images = study()
-    runs = (
-        images.groupby(["variant", "seed"], sort=False)["score"]
-        .mean()
-        .rename("final_val_accuracy")
-        .reset_index()
-    )
-    for metric in (
-        "final_clean_train_accuracy",
-        "final_augmented_batch_accuracy",
-        "best_val_accuracy",
-    ):
-        runs[metric] = runs["final_val_accuracy"] + 0.1
-    runs["generalization_gap"] = 0.1
-    runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.05
+    runs = runs_of(images)
     summary = variant_summary(runs, images).set_index("variant")
     matrix = images[images["variant"] == "rotation"].pivot(
         index="seed", columns="image", values="score"
@@ -331,22 +338,7 @@ def test_strength_and_combination_variants_get_descriptive_contrasts_and_a_dose_
     ]
     table = contrasts(images)
     assert (table["verdict"] == "descriptive").all()
-    runs = (
-        images.groupby(["variant", "seed"], sort=False)["score"]
-        .mean()
-        .rename("final_val_accuracy")
-        .reset_index()
-    )
-    for metric in (
-        "final_clean_train_accuracy",
-        "final_augmented_batch_accuracy",
-        "best_val_accuracy",
-        "generalization_gap",
-        "min_val_loss",
-        "val_loss_rise",
-    ):
-        runs[metric] = 0.5
-    variants = variant_summary(runs, images)
+    variants = variant_summary(runs_of(images), images)
     assert variants["variant"].tolist() == ["none", "rotation@10", "rotation@20", "rotation+zoom"]
     dose = dose_response(variants, table)
     assert dose["variant"].tolist() == ["none", "rotation@10", "rotation@20"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_snakemake, write_image_tree
 from PIL import Image
+from test_analysis import runs_of
 
 from augablate.analysis import variant_summary, wilson_interval
 from augablate.data import DataError, build_cache, decode_image, download, local_source
@@ -184,17 +185,7 @@ def test_an_accuracy_of_100_percent_has_a_wilson_interval_not_a_zero_width_one()
             "last_epoch_correct": 1,
         }
     )
-    runs = pd.DataFrame({"variant": "none", "seed": [1, 2], "final_val_accuracy": 1.0})
-    for metric in (
-        "final_clean_train_accuracy",
-        "final_augmented_batch_accuracy",
-        "best_val_accuracy",
-        "generalization_gap",
-        "min_val_loss",
-        "val_loss_rise",
-    ):
-        runs[metric] = 0.5
-    row = variant_summary(runs, images).iloc[0]
+    row = variant_summary(runs_of(images), images).iloc[0]
     low, high = wilson_interval(1.0, 19)
     assert (row["final_val_accuracy_ci_low"], row["final_val_accuracy_ci_high"]) == (low, high)
     assert 0.8 < low < 1.0 and high == pytest.approx(1.0)

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 import pytest
-from test_analysis import study
+from test_analysis import runs_of, study
 
 from augablate.analysis import (
     contrast_pairs,
@@ -34,17 +34,7 @@ META = {
 
 def tables(seeds=3):
     images = study(seeds=seeds)
-    runs = (
-        images.groupby(["variant", "seed"], sort=False)["score"]
-        .mean()
-        .rename("final_val_accuracy")
-        .reset_index()
-    )
-    runs["final_clean_train_accuracy"] = runs["final_val_accuracy"] + 0.2
-    runs["final_augmented_batch_accuracy"] = runs["final_val_accuracy"] + 0.1
-    runs["best_val_accuracy"] = runs["final_val_accuracy"]
-    runs["generalization_gap"] = 0.2
-    runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.1
+    runs = runs_of(images, gap=0.2)
     return images, runs, variant_summary(runs, images), contrasts(images)
 
 
