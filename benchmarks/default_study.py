@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cores", type=int, default=4)
     parser.add_argument("--configfile", nargs="+", default=[str(REPO / "config" / "config.yaml")])
+    parser.add_argument(
+        "--threads", type=int, help="resources.train_threads (default: the config's)"
+    )
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="copy the last run's tables here")
     args = parser.parse_args()
@@ -77,7 +80,13 @@ def main() -> None:
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="augablate-default-") as tmp:
             workdir = Path(tmp)
-            walls.append(run_study(workdir, args.cores, args.configfile))
+            configs = list(args.configfile)
+            if args.threads:
+                (workdir / "threads.yaml").write_text(
+                    f"resources: {{train_threads: {args.threads}}}\n"
+                )
+                configs.append(str(workdir / "threads.yaml"))
+            walls.append(run_study(workdir, args.cores, configs))
             table = training_phases(workdir)
             phases.append(table.assign(run=index))
             histories.append(pd.read_csv(workdir / "results" / "tables" / "histories.csv"))
@@ -100,7 +109,9 @@ def main() -> None:
         "overhead",
     ]
     report = {
-        "command": f"benchmarks/default_study.py --runs {args.runs} --cores {args.cores}",
+        "command": f"benchmarks/default_study.py --runs {args.runs} --cores {args.cores}"
+        + (f" --threads {args.threads}" if args.threads else ""),
+        "train_threads": args.threads or "the config's",
         "configfile": [os.path.relpath(c, REPO) for c in args.configfile],
         "wall_seconds": walls,
         "wall_seconds_median": statistics.median(walls),
