@@ -155,7 +155,7 @@ def verdict_table(contrasts: pd.DataFrame) -> str:
         "difference (pts)",
         "95% CI (seeds and images)",
         "Holm p",
-        "McNemar seeds",
+        "McNemar: seeds agreeing",
         "verdict",
     ]
     return table(rows, headers)
@@ -382,8 +382,10 @@ def methods_lines(alpha: float, margin: float, primary: pd.DataFrame) -> list[st
         f"for the equivalence tests against {margin_text(margin)} (two one-sided tests: no "
         "effect larger than the margin). A contrast neither test decides is inconclusive.",
         "- Cross-check: an exact McNemar test of every pair of runs (one seed, last-epoch "
-        "correctness); the verdict table counts the seeds in which it is significant in the "
-        "direction of the estimate. It looks at images only, one seed at a time.",
+        'correctness); the verdict table\'s "seeds agreeing" counts the seeds in which it is '
+        "significant in the direction of the estimate. It judges images only, one seed at a "
+        "time: seeds can each disagree significantly in opposite directions, which is seed "
+        "variance, and what makes a verdict over seeds inconclusive.",
         "- Definitions of every metric and test: `config/README.md` of the workflow.",
         "",
     ]
