@@ -26,5 +26,5 @@ def test_softmax_head_for_more_than_two_classes():
 
 
 def test_too_small_images_fail_naming_both_keys():
-    with pytest.raises(ValueError, match=r"data.image_size 40 .*model.filters.*at least 46"):
+    with pytest.raises(ValueError, match=r"'data.image_size' is 40, .*model.filters.*at least 46"):
         check_image_size(40, [32, 64, 128, 128])

@@ -25,13 +25,13 @@ def min_image_size(blocks: int) -> int:
 
 
 def check_image_size(image_size: int, filters: Sequence[int]) -> None:
-    """Raise naming both keys when the image is too small for the conv stack."""
+    """Raise naming both keys when the image is too small for the conv stack (the config check
+    and the model builder both call this)."""
     needed = min_image_size(len(filters))
     if image_size < needed:
         raise ValueError(
-            f"data.image_size {image_size} is too small for {len(filters)} conv blocks "
-            f"(model.filters {list(filters)}): it must be at least {needed}; use fewer blocks "
-            "or a larger image size"
+            f"config key 'data.image_size' is {image_size}, too small for {len(filters)} conv "
+            f"blocks (model.filters {list(filters)}); allowed: at least {needed}, or fewer blocks"
         )
 
 

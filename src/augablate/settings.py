@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from augablate.model import min_image_size
+from augablate.model import check_image_size
 from augablate.train import TrainSettings
 from augablate.variants import TRANSFORMS, AugmentationSettings
 
@@ -32,13 +32,10 @@ def check_config(config: Mapping) -> None:
             "config key 'data.path' is required when data.source is 'folder' (the folder that "
             "holds train/<class>/ and validation/<class>/)"
         )
-    needed = min_image_size(len(model["filters"]))
-    if data["image_size"] < needed:
-        raise ConfigError(
-            f"config key 'data.image_size' is {data['image_size']}, too small for "
-            f"{len(model['filters'])} conv blocks (model.filters {model['filters']}); "
-            f"allowed: at least {needed}, or fewer blocks"
-        )
+    try:
+        check_image_size(data["image_size"], model["filters"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     settings = augmentation_settings(config)
     for variant in config["variants"]:
         try:
@@ -110,9 +107,12 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 
 def config_schema(schema_path: Path | str = SCHEMA) -> dict:
     """The config schema: the YAML file, with one ``augmentation`` property per transform of the
-    registry (its JSON schema, default and meaning)."""
+    registry (its JSON schema, default and meaning) and the resize methods the cache knows."""
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
+    from augablate.data.cache import RESIZE_METHODS
+
+    schema["properties"]["data"]["properties"]["resize"]["enum"] = list(RESIZE_METHODS)
     properties = schema["properties"]["augmentation"]["properties"]
     for transform in TRANSFORMS:
         properties[transform.name] = {
