@@ -190,7 +190,7 @@ def test_contrast_families_and_the_primary_family():
         (ALONE, "zoom", "none", "zoom", True),
         (IN_COMPANY, "all", "all-minus-rotation", "rotation", True),
         (IN_COMPANY, "all", "all-minus-zoom", "zoom", True),
-        (OVERALL, "all", "none", "", False),
+        (OVERALL, "all", "none", "all", False),
         (OTHER, "all-minus-rotation", "none", "rotation", False),
         (OTHER, "all-minus-zoom", "none", "zoom", False),
     ]

@@ -158,7 +158,7 @@ BASE = {
         ),
         (
             "descriptive",
-            {"family": "overall", "variant": "all", "transform": "", "p_holm": math.nan},
+            {"family": "overall", "variant": "all", "transform": "all", "p_holm": math.nan},
             "All transforms together (`all` vs `none`) changed validation accuracy by +5.0 points "
             "(95% CI +3.0 to +7.0 points over seeds and images; unadjusted p = 0.001): "
             "descriptive, no verdict.",

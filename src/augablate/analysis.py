@@ -301,7 +301,7 @@ class Contrast:
     family: str
     variant: str
     baseline: str
-    transform: str  # the transform the contrast is about ("" for the overall one)
+    transform: str  # the transform the contrast is about ("all" for the overall one)
     primary: bool
 
 
@@ -320,7 +320,7 @@ def contrast_pairs(variants: Iterable[str]) -> list[Contrast]:
     if NONE not in present:
         return pairs
     if ALL in present:
-        pairs.append(Contrast(OVERALL, ALL, NONE, "", not primary))
+        pairs.append(Contrast(OVERALL, ALL, NONE, ALL, not primary))
     for variant in order:
         kind = variant_kind(variant)
         if kind == "all-minus":

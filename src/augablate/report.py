@@ -139,7 +139,7 @@ def verdict_summary(primary: pd.DataFrame) -> str:
 def verdict_table(contrasts: pd.DataFrame) -> str:
     rows = [
         [
-            row["transform"] or "(all)",
+            row["transform"],
             FAMILY_QUESTIONS[row["family"]],
             points(row["difference"]),
             interval_text(row["ci_low"], row["ci_high"]),
@@ -251,8 +251,8 @@ def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> l
         )
     if power and not _missing(power.get("detectable")):
         lines.append(
-            f"Power: from this study's own variance components (median over {power['contrasts']} "
-            f"contrasts), a contrast detects a true difference of {power['detectable'] * 100:.1f} "
+            f"Power: from this study's own variance components (median over "
+            f"{plural(power['contrasts'], 'contrast')}), a contrast detects a true difference of {power['detectable'] * 100:.1f} "
             f"points with 80% power at Holm's strictest level (alpha = {power['level']:.4f}); with "
             f"{2 * power['seeds']} seeds instead of {power['seeds']} it would be "
             f"{power['detectable_twice_the_seeds'] * 100:.1f} points. Smaller true effects are "
@@ -377,7 +377,8 @@ def methods_lines(alpha: float, margin: float, primary: pd.DataFrame) -> list[st
         "image part (systematic per-image effects, from the two-way ANOVA of the table). With one "
         "seed only images are sampled, and the intervals say so.",
         f"- Verdicts: the {plural(len(primary), 'primary contrast')} ({family_words(primary)}) "
-        f"are one family; Holm's correction holds its "
+        f"{'is a family of one' if len(primary) == 1 else 'are one family'}; Holm's correction "
+        f"holds its "
         f"family-wise error at {alpha:g}, once for the difference tests (helps / hurts) and once "
         f"for the equivalence tests against {margin_text(margin)} (two one-sided tests: no "
         "effect larger than the margin). A contrast neither test decides is inconclusive.",
