@@ -69,14 +69,18 @@ def test_no_effect_larger_than_the_margin_is_not_claimed_at_the_margin():
     assert negligible <= allowance(ALPHA, len(target))
 
 
-@pytest.mark.parametrize("name", ["like digits", "like cats-vs-dogs"])
+@pytest.mark.parametrize("name", ["like digits", "like cats-vs-dogs", "synthetic: seed-dominated"])
 def test_planted_effects_are_found_at_the_stated_power(name):
-    """The power the report states (from a study's variance components) is the power a
-    simulated contrast has: for a 3-point effect at 3 seeds x 1,000 images, and at the effect
-    it calls detectable with 80% power."""
+    """Planted effects are found at least as often as the power the report states (from a
+    study's variance components): a 3-point effect at 3 seeds x 1,000 images, and the effect it
+    calls detectable with 80% power. At mid-range accuracy the two agree; near 100% (digits,
+    95%) the stated power is conservative, because a variant closer to the ceiling varies less
+    from image to image than the null components say."""
     scenario, _ = SCENARIOS[name]
     rng = np.random.default_rng(3)
-    components = np.median(
+    # the mean, not the median: a variance estimate's law is skewed, and its median would
+    # understate the seed part (by about 16% with 5 seeds) and overstate the power
+    components = np.mean(
         [
             variance_components(
                 np.subtract(*simulate_study(scenario, {"a": 0, "b": 0}, 5, 1000, rng).values())
@@ -100,11 +104,10 @@ def test_planted_effects_are_found_at_the_stated_power(name):
             ]
         )
         stated = planned.power(effect, ALPHA)
-        assert abs(found - stated) <= 3 * math.sqrt(stated * (1 - stated) / trials) + 0.03, (
-            effect,
-            found,
-            stated,
-        )
+        tolerance = 3 * math.sqrt(stated * (1 - stated) / trials) + 0.03
+        assert found >= stated - tolerance, (effect, found, stated)
+        if scenario.accuracy < 0.9:  # no ceiling: the stated power is the power
+            assert found <= stated + tolerance, (effect, found, stated)
 
 
 def test_the_benchmark_measured_what_the_readme_quotes():

@@ -93,6 +93,9 @@ def variance_components(differences: np.ndarray) -> tuple[float, float, float]:
     return estimate.seed_variance, estimate.image_variance, estimate.residual_variance
 
 
+FLOOR = 1e-5  # variance components below this are fitted as this
+
+
 def fit_scenario(
     accuracy: float,
     components: Sequence[float],
@@ -109,7 +112,9 @@ def fit_scenario(
     the other three standard deviations are fitted on the log scale by Nelder-Mead against
     simulated studies with common random numbers.
     """
-    target = np.log(np.maximum(np.asarray(components, float), 1e-8))
+    # components below FLOOR count as that small: a seed variance truncated to zero in the real
+    # study is matched by any tiny one, instead of dominating a log-scale fit
+    target = np.log(np.maximum(np.asarray(components, float), FLOOR))
 
     def simulated(log_sds: np.ndarray) -> np.ndarray:
         variant_image_sd, run_sd, churn_sd = np.exp(log_sds)
@@ -119,7 +124,7 @@ def fit_scenario(
         for _ in range(8):
             study = simulate_study(scenario, {"a": 0.0, "b": 0.0}, max(seeds, 3), images, rng)
             found.append(variance_components(study["a"] - study["b"]))
-        return np.log(np.maximum(np.mean(found, axis=0), 1e-8))
+        return np.log(np.maximum(np.mean(found, axis=0), FLOOR))
 
     def loss(log_sds: np.ndarray) -> float:
         return float(((simulated(log_sds) - target) ** 2).sum())
