@@ -51,3 +51,16 @@ def write_image_tree(root: Path, classes=("cats", "dogs"), per_class=(3, 2), siz
 @pytest.fixture
 def image_tree(tmp_path):
     return write_image_tree(tmp_path / "images")
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """The smoke study run once for the whole session, as a user would (``--cores 2``):
+    ``(workdir, config)``. Tests read it and dry-run against it; none may change its outputs."""
+    import yaml
+
+    config_file = REPO / "config" / "smoke.yaml"
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", str(config_file))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return workdir, yaml.safe_load(config_file.read_text())
