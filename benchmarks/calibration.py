@@ -33,11 +33,15 @@ import numpy as np
 import pandas as pd
 
 from augablate.inference import design
-from augablate.simulate import Scenario, fit_scenario, simulate_family
-from augablate.variants import AugmentationSettings
+from augablate.simulate import (
+    DEFAULT_TRANSFORMS,
+    Scenario,
+    expected_components,
+    fit_scenario,
+    simulate_family,
+)
 
-#: The default study's transforms: its primary family has 12 contrasts
-TRANSFORMS = AugmentationSettings().enabled()
+TRANSFORMS = DEFAULT_TRANSFORMS  # the default study's: 12 primary contrasts
 
 ALPHA, MARGIN, EFFECT = 0.05, 0.01, 0.03
 #: Synthetic extremes: the seed part dominating, the image part dominating, no seed effect.
@@ -109,9 +113,9 @@ def boundary_calibration(scenario: Scenario, seeds: int, images: int, studies: i
 def power_calibration(scenario: Scenario, images: int, studies: int, rng, max_seeds=40) -> dict:
     """A planted 3-point effect (rotation alone) at 3 seeds, and the seeds 80% power needs."""
     planted = {"rotation": EFFECT}
-    components = null_components(scenario, images, rng)
+    components = expected_components(scenario, images, rng)
     level = ALPHA / (2 * len(TRANSFORMS))  # Holm's strictest step: what the report states
-    stated = {s: design(*components, s, images).power(EFFECT, level) for s in (3,)}
+    stated = design(*components, 3, images).power(EFFECT, level)
     table = rates(scenario, 3, images, studies, rng, planted)
     target = table[(table["family"] == "alone") & (table["transform"] == "rotation")]
     needed = next(
@@ -134,24 +138,11 @@ def power_calibration(scenario: Scenario, images: int, studies: int, rng, max_se
         "studies": studies,
         "power_holm_family_measured": float((target["verdict"] == "helps").mean()),
         "power_unadjusted_measured": float((target["p_value"] < ALPHA).mean()),
-        "power_stated_at_holm_strictest_level": stated[3],
+        "power_stated_at_holm_strictest_level": stated,
         "seeds_for_80_percent_power": needed,
         "power_measured_at_those_seeds": check,
         "variance_components": dict(zip(("seed", "image", "residual"), components, strict=True)),
     }
-
-
-def null_components(scenario: Scenario, images: int, rng, studies: int = 100):
-    """The scenario's own variance components of a contrast: their mean over null studies (the
-    median would understate the seed part, whose estimate has a skewed law, and so overstate
-    the power)."""
-    from augablate.simulate import simulate_study, variance_components
-
-    found = []
-    for _ in range(studies):
-        study = simulate_study(scenario, {"a": 0.0, "b": 0.0}, 5, images, rng)
-        found.append(variance_components(study["a"] - study["b"]))
-    return tuple(float(v) for v in np.mean(found, axis=0))
 
 
 def main() -> None:

@@ -17,11 +17,15 @@ import pytest
 from conftest import REPO
 
 from augablate.inference import crossed_mean, design
-from augablate.simulate import Scenario, simulate_family, simulate_study, variance_components
-from augablate.variants import AugmentationSettings
+from augablate.simulate import (
+    DEFAULT_TRANSFORMS,
+    Scenario,
+    expected_components,
+    simulate_family,
+    simulate_study,
+)
 
-#: The default study's transforms: its primary family has 12 contrasts
-TRANSFORMS = AugmentationSettings().enabled()
+TRANSFORMS = DEFAULT_TRANSFORMS  # the default study's: 12 primary contrasts
 
 CALIBRATION = json.loads((REPO / "benchmarks" / "calibration.json").read_text())
 SCENARIOS = {
@@ -78,17 +82,7 @@ def test_planted_effects_are_found_at_the_stated_power(name):
     from image to image than the null components say."""
     scenario, _ = SCENARIOS[name]
     rng = np.random.default_rng(3)
-    # the mean, not the median: a variance estimate's law is skewed, and its median would
-    # understate the seed part (by about 16% with 5 seeds) and overstate the power
-    components = np.mean(
-        [
-            variance_components(
-                np.subtract(*simulate_study(scenario, {"a": 0, "b": 0}, 5, 1000, rng).values())
-            )
-            for _ in range(40)
-        ],
-        axis=0,
-    )
+    components = expected_components(scenario, 1000, rng, studies=40)
     planned = design(*components, 3, 1000)
     for effect in (0.03, planned.minimum_detectable_effect(ALPHA)):
         trials = 400

@@ -339,12 +339,11 @@ def dose_response(variants: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFra
     rows = []
     by_variant = variants.set_index("variant")
     differences = contrasts[contrasts["baseline"] == NONE].set_index("variant")
-    swept = sorted({s[0] for s in map(strength_of, by_variant.index) if s}, key=list(BY_NAME).index)
+    strengths = {v: s for v in by_variant.index if (s := strength_of(v))}  # (transform, value)
+    swept = sorted({name for name, _ in strengths.values()}, key=list(BY_NAME).index)
     for transform in swept:
         levels = [(NONE, 0.0)] + [
-            (v, strength_of(v)[1])
-            for v in by_variant.index
-            if (strength_of(v) or ("",))[0] == transform
+            (variant, value) for variant, (name, value) in strengths.items() if name == transform
         ]
         for variant, strength in levels:
             row = by_variant.loc[variant]

@@ -8,7 +8,7 @@ Rotation, shift, shear and zoom are composed into ONE affine matrix, exactly as
 ``keras.src.legacy.preprocessing.image.apply_affine_transform`` builds it, and each image is
 resampled ONCE (bilinear, ``fill_mode`` nearest by default). The horizontal flip of the result,
 applied after the affine part as in the reference, is folded into the same sampling as an exact
-mirror of the output coordinates (see :func:`flipped_matrices`): no second pass, no interpolation.
+mirror of the output coordinates (see :func:`_mirrored_output`): no second pass, no interpolation.
 
 The transforms are one registry, :data:`augablate.variants.TRANSFORMS`: each entry samples its
 own parameters; here they are drawn and applied. Pixel stages (channel shift, brightness,
@@ -116,20 +116,27 @@ def affine_matrices(params: Mapping, height: int, width: int):
     return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def flipped_matrices(matrices, params: Mapping, height: int, width: int):
-    """Fold a horizontal flip of the OUTPUT into the sampling matrices.
+def _mirrored_output(matrices, mirror, size: int, axis: int):
+    """Fold a mirror of the OUTPUT along ``axis`` (0: x, 1: y) into the sampling matrices, for
+    the images where ``mirror`` is true.
 
-    Flipping the transformed image means output pixel x takes what the unflipped transform puts
-    at ``width - 1 - x``: the same sample points, in mirrored order. Substituting
-    ``x -> width - 1 - x`` in the matrix does exactly that, so the flip stays exact (a pure
-    flip samples integer positions: no interpolation) and costs no pass of its own.
+    Mirroring the transformed image means output coordinate c takes what the unmirrored
+    transform puts at ``size - 1 - c``: the same sample points, in mirrored order. Substituting
+    ``c -> size - 1 - c`` in the matrix does exactly that, so the flip stays exact (a pure flip
+    samples integer positions: no interpolation) and costs no pass of its own.
     """
-    a0, a1, a2, b0, b1, b2, c0, c1 = tf.unstack(matrices, axis=1)
-    sign = tf.where(params["flip"], -1.0, 1.0)
-    shift = tf.where(params["flip"], float(width - 1), 0.0)
-    return tf.stack(
-        [sign * a0, a1, a2 + shift * a0, sign * b0, b1, b2 + shift * b0, c0, c1], axis=1
-    )
+    rows = tf.unstack(matrices, axis=1)  # a0, a1, a2, b0, b1, b2, c0, c1
+    sign = tf.where(mirror, -1.0, 1.0)
+    shift = tf.where(mirror, float(size - 1), 0.0)
+    for offset in (0, 3):  # the a row, then the b row
+        rows[offset + 2] = rows[offset + 2] + shift * rows[offset + axis]
+        rows[offset + axis] = sign * rows[offset + axis]
+    return tf.stack(rows, axis=1)
+
+
+def flipped_matrices(matrices, params: Mapping, height: int, width: int):
+    """The horizontal flip (``flip``), folded into the matrices: ``x -> width - 1 - x``."""
+    return _mirrored_output(matrices, params["flip"], width, 0)
 
 
 @tf.function(jit_compile=True)
@@ -165,14 +172,8 @@ def _warp_bilinear_nearest(images, matrices):
 
 
 def vertically_flipped(matrices, params: Mapping, height: int, width: int):
-    """Fold a vertical flip of the OUTPUT into the matrices, as :func:`flipped_matrices` does
-    for the horizontal one (``y -> height - 1 - y``)."""
-    a0, a1, a2, b0, b1, b2, c0, c1 = tf.unstack(matrices, axis=1)
-    sign = tf.where(params["flip_vertical"], -1.0, 1.0)
-    shift = tf.where(params["flip_vertical"], float(height - 1), 0.0)
-    return tf.stack(
-        [a0, sign * a1, a2 + shift * a1, b0, sign * b1, b2 + shift * b1, c0, c1], axis=1
-    )
+    """The vertical flip (``flip_vertical``), folded into the matrices: ``y -> height - 1 - y``."""
+    return _mirrored_output(matrices, params["flip_vertical"], height, 1)
 
 
 def apply_parameters(images, params: Mapping, fill_mode: str = "nearest"):

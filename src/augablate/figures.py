@@ -229,14 +229,7 @@ def dose_response(table: pd.DataFrame) -> plt.Figure:
         axis.errorbar(
             rows["strength"],
             rows["accuracy"] * 100,
-            yerr=_error_lengths(
-                rows.rename(
-                    columns={"accuracy": "a", "accuracy_ci_low": "l", "accuracy_ci_high": "h"}
-                ),
-                "a",
-                "l",
-                "h",
-            ),
+            yerr=_error_lengths(rows, "accuracy", "accuracy_ci_low", "accuracy_ci_high"),
             fmt="o-",
             color="#1f3b57",
             capsize=3,

@@ -342,13 +342,14 @@ def dose_response_lines(table: pd.DataFrame | None) -> list[str]:
         lines += [
             f"### {transform}",
             "",
-            table_markdown(rows),
+            dose_response_table(rows),
             "",
         ]
     return lines
 
 
-def table_markdown(rows: pd.DataFrame) -> str:
+def dose_response_table(rows: pd.DataFrame) -> str:
+    """One swept transform's rows of the dose-response table, as markdown."""
     return table(
         [
             [

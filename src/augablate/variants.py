@@ -342,7 +342,7 @@ def variant_ranges(
     if variant.startswith(ALL_MINUS):
         left_out = variant[len(ALL_MINUS) :]
         if left_out not in BY_NAME or (strict and left_out not in enabled):
-            raise ValueError(_unknown(variant, enabled))
+            raise ValueError(_unknown(variant))
         return {name: getattr(settings, name) for name in enabled if name != left_out}
     ranges = {}
     for name, strength in parse_variant(variant):
@@ -383,8 +383,7 @@ def all_variant_names(settings: AugmentationSettings | None = None) -> list[str]
     return [NONE, *enabled, ALL, *(ALL_MINUS + name for name in enabled)]
 
 
-def _unknown(variant: str, enabled: Iterable[str] | None = None) -> str:
-    enabled = list(enabled or AugmentationSettings().enabled())
+def _unknown(variant: str) -> str:
     return (
         f"unknown augmentation variant {variant!r} (config key 'variants'); allowed: "
         f"{', '.join(all_variant_names())}, any transform of {', '.join(BY_NAME)} alone, "
