@@ -28,3 +28,20 @@ def test_softmax_head_for_more_than_two_classes():
 def test_too_small_images_fail_naming_both_keys():
     with pytest.raises(ValueError, match=r"'data.image_size' is 40, .*model.filters.*at least 46"):
         check_image_size(40, [32, 64, 128, 128])
+
+
+def test_scoring_equals_keras_predict_in_chunks_of_any_size_with_one_trace():
+    import numpy as np
+
+    from augablate.evaluate import _forward, evaluation_batch, predict_probabilities
+
+    model = build_model(24, 3, TrainSettings(filters=[4, 8], dense_units=8))
+    images = np.random.default_rng(0).integers(0, 256, (600, 24, 24, 3), dtype=np.uint8)
+    assert evaluation_batch(24) == 512  # 600 images: a chunk of 512 and one of 88
+    expected = model.predict(images.astype(np.float32), verbose=0)
+    np.testing.assert_allclose(predict_probabilities(model, images), expected, atol=1e-6)
+    subset = np.array([599, 3, 17])
+    np.testing.assert_allclose(
+        predict_probabilities(model, images, subset), expected[subset], atol=1e-6
+    )
+    assert _forward(model, images.shape[1:]).experimental_get_tracing_count() == 1

@@ -83,32 +83,28 @@ def evaluation_batch(image_size: int, budget: int = 4_000_000) -> int:
 def predict_probabilities(model, images: np.ndarray, indices: np.ndarray | None = None):
     """The model's outputs for ``images[indices]`` (all when None), in inference mode.
 
-    Reads the (memory-mapped) images one chunk at a time through one traced forward pass; the
-    last chunk is padded to the same size, so that the pass is traced once per process.
+    Reads the (memory-mapped) images one chunk at a time through one forward pass traced for
+    any number of images (the last chunk is not padded: no image is computed for nothing).
     """
     import tensorflow as tf
 
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
     chunk = evaluation_batch(int(images.shape[1]))
-    forward = _forward(model)
-    outputs = []
-    for start in range(0, len(indices), chunk):
-        batch = np.asarray(images[indices[start : start + chunk]])
-        count = len(batch)
-        if count < chunk:
-            batch = np.concatenate(
-                [batch, np.zeros((chunk - count, *batch.shape[1:]), batch.dtype)]
-            )
-        outputs.append(forward(tf.constant(batch, tf.float32)).numpy()[:count])
+    forward = _forward(model, images.shape[1:])
+    outputs = [
+        forward(tf.constant(images[indices[start : start + chunk]], tf.float32)).numpy()
+        for start in range(0, len(indices), chunk)
+    ]
     return np.concatenate(outputs)
 
 
-def _forward(model):
-    """One traced inference pass per model (kept on the model so it is traced once)."""
+def _forward(model, shape):
+    """One traced inference pass per model, for batches of any size (kept on the model)."""
     import tensorflow as tf
 
     forward = getattr(model, "_augablate_forward", None)
     if forward is None:
-        forward = tf.function(lambda batch: model(batch, training=False))
+        spec = tf.TensorSpec([None, *shape], tf.float32)
+        forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
         model._augablate_forward = forward
     return forward
