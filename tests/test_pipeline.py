@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from augablate.augment import AugmentationLayer, augment_batch, augmentation_key
-from augablate.pipeline import training_dataset
+from augablate.pipeline import prefetch_batches, training_dataset
 from augablate.variants import AugmentationSettings, variant_transforms
 
 
@@ -117,3 +117,31 @@ def test_the_pipeline_augments_batch_k_with_the_key_of_step_k():
     for step, ((x, _), (y, _)) in enumerate(zip(plain, augmented, strict=True)):
         expected = augment_batch(tf.constant(x), settings, augmentation_key(4, step)).numpy()
         np.testing.assert_allclose(y, expected, atol=1e-4)
+
+
+def test_a_stream_of_given_steps_is_the_start_of_the_endless_one():
+    images, labels = toy_cache(count=24)
+    kwargs = dict(batch_size=8, seed=4, settings=settings_for("all"), binary=False, threads=1)
+    endless = batches(training_dataset(images, labels, **kwargs), 7)
+    ended = [(x.numpy(), y.numpy()) for x, y in training_dataset(images, labels, steps=5, **kwargs)]
+    assert len(ended) == 5
+    resumed = [
+        (x.numpy(), y.numpy())
+        for x, y in training_dataset(images, labels, start_step=5, steps=2, **kwargs)
+    ]
+    for (x1, y1), (x2, y2) in zip(endless, ended + resumed, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_a_training_stream_has_fixed_parallelism_and_no_autotuning():
+    images, labels = toy_cache()
+    kwargs = dict(batch_size=8, seed=1, settings=settings_for("all"), binary=False)
+    options = training_dataset(images, labels, threads=2, **kwargs).options()
+    assert options.autotune.enabled is False and options.threading.private_threadpool_size == 2
+    assert (
+        training_dataset(images, labels, threads=None, **kwargs).options().autotune.enabled
+        is not False
+    )
+    assert prefetch_batches(20, 32) == 64 and prefetch_batches(20, 150) == 6
+    assert prefetch_batches(512, 512) == 2
