@@ -33,6 +33,25 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.C
     )
 
 
+def job_stats(output: str) -> dict[str, int]:
+    """Jobs per rule from the "Job stats" table Snakemake prints (empty when nothing to do)."""
+    if "Job stats:" not in output:
+        return {}
+    lines = output.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    counts = dict(line.split() for line in lines if line.strip())
+    counts.pop("total", None)
+    return {rule: int(count) for rule, count in counts.items()}
+
+
+def trainings(counts: dict[str, int]) -> int:
+    """How many trainings the training jobs of ``counts`` run: a train_seeds_1_2 job two."""
+    return sum(
+        count * len(rule.split("_")[2:])
+        for rule, count in counts.items()
+        if rule.startswith(("train_seed_", "train_seeds_"))
+    )
+
+
 def write_image_tree(root: Path, classes=("cats", "dogs"), per_class=(3, 2), size=20, fmt="png"):
     """Write ``root/{train,validation}/<class>/img-N.<fmt>`` with small random RGB images."""
     from PIL import Image

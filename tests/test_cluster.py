@@ -16,6 +16,8 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
+from augablate.settings import chunk_label, seed_chunks
+
 SMOKE = REPO / "config" / "smoke.yaml"
 TEST_PROFILE = REPO / "tests" / "cluster" / "profile"
 CLUSTER_PROFILE = REPO / "profiles" / "slurm"
@@ -101,30 +103,33 @@ def local_study(cluster_study, smoke_study):
 def test_every_training_ran_as_a_slurm_job(cluster_study, config):
     workdir, output = cluster_study
     variants, seeds = config["variants"], config["train"]["seeds"]
+    jobs = seed_chunks(seeds, config["resources"]["seeds_per_job"])
+    rules = ["train_" + chunk_label(chunk).replace("-", "_") for chunk in jobs]
     logs = workdir / ".snakemake" / "slurm_logs"
     # only trainings were submitted; data, cache, tables, figures and report are localrules
-    assert sorted(p.name for p in logs.iterdir()) == ["rule_train"]
+    assert sorted(p.name for p in logs.iterdir()) == sorted(f"rule_{rule}" for rule in rules)
     job_ids = set()
     for variant in variants:
-        for seed in seeds:
-            slurm_logs = list((logs / "rule_train" / f"{variant}_{seed}").glob("*.log"))
+        for rule, chunk in zip(rules, jobs, strict=True):
+            slurm_logs = list((logs / f"rule_{rule}" / variant).glob("*.log"))
             assert len(slurm_logs) == 1, slurm_logs
             job_id = slurm_logs[0].stem
             assert job_id.isdigit()
             assert f"SLURM jobid {job_id}" in output
             job = slurm_job(job_id)
             assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0", job
-            assert job["Comment"] == f"rule_train_wildcards_{variant}_{seed}"
+            assert job["Comment"] == f"rule_{rule}_wildcards_{variant}"
             assert job["WorkDir"] == str(workdir)
             assert job["NumCPUs"] == "1"  # the test profile's set-threads / cpus_per_task
             slurm_log = slurm_logs[0].read_text()
-            assert "rule train:" in slurm_log and f"seed={seed}" in slurm_log, slurm_log[-2000:]
-            metrics = json.loads(
-                (workdir / f"results/runs/{variant}/seed-{seed}/metrics.json").read_text()
-            )
-            assert metrics["threads"] == 1  # the job's Snakemake threads reached TensorFlow
+            assert f"rule {rule}:" in slurm_log and f"variant={variant}" in slurm_log
+            for seed in chunk:
+                metrics = json.loads(
+                    (workdir / f"results/runs/{variant}/seed-{seed}/metrics.json").read_text()
+                )
+                assert metrics["threads"] == 1  # the job's Snakemake threads reached TensorFlow
             job_ids.add(job_id)
-    assert len(job_ids) == len(variants) * len(seeds)
+    assert len(job_ids) == len(variants) * len(jobs)
 
 
 @pytest.mark.slurm
@@ -163,26 +168,62 @@ def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
     )
 
 
+def training_jobs(dry_run_output: str) -> list[str]:
+    """The description of every training job in a dry run's output."""
+    return re.findall(
+        r"^rule train_seeds?_[\d_]+:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M
+    )
+
+
 def train_resources(dry_run_output: str) -> list[str]:
-    """The `resources:` line of every train job in a dry run's output."""
-    blocks = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M)
-    return [re.search(r"resources: (.*)", block).group(1) for block in blocks]
+    """The `resources:` line of every training job in a dry run's output."""
+    return [re.search(r"resources: (.*)", job).group(1) for job in training_jobs(dry_run_output)]
 
 
-def test_cluster_profile_dry_run(tmp_path):
+@pytest.mark.parametrize(
+    "configfile, jobs",
+    [("cats_vs_dogs.yaml", 42), ("config.yaml", 14)],
+    ids=["one-seed-per-job", "three-seeds-per-job"],
+)
+def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
+    """The profile's settings for `train` reach every training rule, whatever its seeds."""
     result = run_snakemake(
         tmp_path,
         "-n",
         "--profile",
         str(CLUSTER_PROFILE),
         "--configfile",
-        str(REPO / "config" / "cats_vs_dogs.yaml"),
+        str(REPO / "config" / configfile),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    resources = train_resources(result.stdout + result.stderr)
-    assert len(resources) == 42
-    for line in resources:
+    output = result.stdout + result.stderr
+    assert len(training_jobs(output)) == jobs
+    for line in train_resources(output):
         assert "mem_mb=4096" in line and "runtime=120" in line and "cpus_per_task=4" in line
+
+
+@pytest.mark.parametrize("per_job, jobs", [(1, 42), (3, 14), (2, 28)])
+def test_settings_given_for_train_reach_every_training_rule(tmp_path, per_job, jobs):
+    grouping = tmp_path / "grouping.yaml"
+    grouping.write_text(f"resources: {{seeds_per_job: {per_job}}}\n")
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "8",
+        "--set-threads",
+        "train=4",
+        "--set-resources",
+        "train:mem_mb=3000",
+        "--configfile",
+        str(REPO / "config" / "config.yaml"),
+        str(grouping),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert len(training_jobs(output)) == jobs
+    assert all("threads: 4" in job for job in training_jobs(output))
+    assert all("mem_mb=3000" in line for line in train_resources(output))
 
 
 def test_local_gpu_route_dry_run(tmp_path):
@@ -202,4 +243,5 @@ def test_local_gpu_route_dry_run(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     resources = train_resources(result.stdout + result.stderr)
-    assert len(resources) == 6 and all("gpu=1" in line for line in resources), resources
+    # the smoke study: 3 variants, each one job of its 2 seeds
+    assert len(resources) == 3 and all("gpu=1" in line for line in resources), resources

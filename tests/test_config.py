@@ -7,8 +7,11 @@ from conftest import REPO
 from augablate.settings import (
     ConfigError,
     augmentation_settings,
+    chunk_label,
+    job_seeds,
     load_config,
     reproduce_command,
+    seed_chunks,
     train_settings,
 )
 
@@ -77,6 +80,7 @@ BAD = [
     ),
     ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..20"),
     ({"resources": {"train_threads": 0}}, "resources.train_threads", "minimum of 1"),
+    ({"resources": {"seeds_per_job": 0}}, "resources.seeds_per_job", "minimum of 1"),
     ({"model": {"filters": []}}, "model.filters", "should be non-empty"),
     ({"train": {"validation_steps": 50}}, "train.validation_steps", "whole validation split"),
     ({"evaluation": {"clean_train_every": 0}}, "evaluation.clean_train_every", "minimum of 1"),
@@ -125,3 +129,24 @@ def test_config_readme_documents_every_key():
 def test_reproduce_command_keeps_what_decides_the_study(argv, expected):
     assert reproduce_command(argv) == expected
     assert reproduce_command(argv) == reproduce_command([a.replace("./", "") for a in argv])
+
+
+@pytest.mark.parametrize(
+    "seeds, per_job, expected",
+    [
+        ([1, 2, 3], 3, [(1, 2, 3)]),
+        ([1, 2, 3], 1, [(1,), (2,), (3,)]),
+        ([1, 2, 3, 4], 3, [(1, 2, 3), (4,)]),
+        ([7, 42, 5], 2, [(7, 42), (5,)]),  # in the config's order, not sorted
+        ([1, 2], 5, [(1, 2)]),
+    ],
+)
+def test_seeds_are_grouped_into_jobs_in_order(seeds, per_job, expected):
+    chunks = seed_chunks(seeds, per_job)
+    assert chunks == expected and [s for chunk in chunks for s in chunk] == seeds
+
+
+def test_a_job_is_named_by_its_seeds_and_finds_them_in_its_outputs():
+    assert chunk_label((3,)) == "seed-3" and chunk_label((1, 2, 3)) == "seeds-1-2-3"
+    outputs = ["history_7", "predictions_7", "metrics_7", "history_2", "predictions_2"]
+    assert job_seeds(outputs) == [7, 2]

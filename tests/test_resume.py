@@ -2,7 +2,8 @@
 history of an uninterrupted run; the same config and seed twice give identical histories.
 
 Each training runs in its own process (TensorFlow's thread and determinism settings are
-per process), on a tiny cache of generated images, a few steps per epoch.
+per process), or with other seeds in one process as a training job runs them, on a tiny cache
+of generated images, a few steps per epoch.
 """
 
 from __future__ import annotations
@@ -57,21 +58,34 @@ save = train.save_checkpoint
 def hooked_save(folder, model, state, arrays):
     time.sleep(args["slow_checkpoints"])
     save(folder, model, state, arrays)
-    if state["epoch"] == args["exit_after"]:
+    if state["epoch"] == args["exit_after"] and args["exit_in"] in (None, folder.parent.name):
         os._exit(9)
 train.save_checkpoint = hooked_save
 run = Path(args["run"])
-train.run_training(
+common = dict(
     cache=Path(args["cache"]),
     variant="all",
-    seed=7,
     augmentation=AugmentationSettings.from_config(args["augmentation"]),
     settings=train.TrainSettings(**args["settings"]),
-    history_path=run / "history.csv",
-    predictions_path=run / "predictions.csv.gz",
-    metrics_path=run / "metrics.json",
     threads=1,
 )
+if args["job"]:  # several seeds in this process, as a training job of the workflow runs them
+    folders = [run / f"seed-{seed}" for seed in args["job"]]
+    train.run_trainings(
+        runs=[
+            train.RunOutputs(seed, f / "history.csv", f / "predictions.csv.gz", f / "metrics.json")
+            for seed, f in zip(args["job"], folders)
+        ],
+        **common,
+    )
+else:
+    train.run_training(
+        seed=args["seed"],
+        history_path=run / "history.csv",
+        predictions_path=run / "predictions.csv.gz",
+        metrics_path=run / "metrics.json",
+        **common,
+    )
 """
 
 
@@ -90,7 +104,19 @@ def uninterrupted(cache, tmp_path_factory) -> pd.DataFrame:
     return finish(start(cache, run), run)
 
 
-def start(cache: Path, run: Path, placement="pipeline", slow_checkpoints=0.0, exit_after=None):
+def start(
+    cache: Path,
+    run: Path,
+    placement="pipeline",
+    slow_checkpoints=0.0,
+    exit_after=None,
+    seed=7,
+    job=None,
+    exit_in=None,
+):
+    """Start a training process: seed ``seed`` in ``run``, or the seeds ``job`` one after the
+    other in ``run/seed-N`` (``exit_in``: the run folder whose checkpoint ``exit_after``
+    watches; any when None)."""
     run.mkdir(parents=True, exist_ok=True)
     args = {
         "cache": str(cache),
@@ -99,6 +125,9 @@ def start(cache: Path, run: Path, placement="pipeline", slow_checkpoints=0.0, ex
         "augmentation": AUGMENTATION,
         "slow_checkpoints": slow_checkpoints,
         "exit_after": exit_after,
+        "seed": seed,
+        "job": job,
+        "exit_in": exit_in,
     }
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     with open(run / "log.txt", "a") as log:
@@ -107,9 +136,17 @@ def start(cache: Path, run: Path, placement="pipeline", slow_checkpoints=0.0, ex
         )
 
 
+def wait(process: subprocess.Popen, run: Path) -> None:
+    assert process.wait(timeout=120) == 0, (run / "log.txt").read_text()[-3000:]
+
+
 def finish(process: subprocess.Popen, run: Path) -> pd.DataFrame:
     """The run's history, with its per-image predictions attached (``.attrs``)."""
-    assert process.wait(timeout=120) == 0, (run / "log.txt").read_text()[-3000:]
+    wait(process, run)
+    return read_run(run)
+
+
+def read_run(run: Path) -> pd.DataFrame:
     history = pd.read_csv(run / "history.csv")
     history.attrs["predictions"] = pd.read_csv(run / "predictions.csv.gz")
     return history
@@ -166,6 +203,41 @@ def test_a_killed_training_resumes_to_the_uninterrupted_history(
     assert not (run / "checkpoint").exists()
 
 
+@pytest.fixture(scope="module")
+def seed_8(cache, tmp_path_factory) -> pd.DataFrame:
+    """Seed 8's history, trained alone in its own process."""
+    run = tmp_path_factory.mktemp("seed-8")
+    return finish(start(cache, run, seed=8), run)
+
+
+def test_seeds_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uninterrupted, seed_8):
+    """A job trains seeds 8 then 7 in one process (seed 7 on the model compiled for seed 8):
+    every run is the one its own process makes, value for value."""
+    wait(start(cache, tmp_path, job=[8, 7]), tmp_path)
+    assert_same_history(read_run(tmp_path / "seed-8"), seed_8)
+    assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)
+    assert not seed_8[METRIC_COLUMNS].equals(uninterrupted[METRIC_COLUMNS])  # two seeds differ
+    for seed in (8, 7):
+        assert not (tmp_path / f"seed-{seed}" / "checkpoint").exists()
+
+
+def test_a_job_killed_in_its_second_run_keeps_its_first(cache, tmp_path, uninterrupted, seed_8):
+    """Killed during seed 7, a job's rerun restores seed 8 from the checkpoint it kept (no
+    epoch trained again; Snakemake has removed the job's outputs) and resumes seed 7."""
+    crashed = start(cache, tmp_path, job=[8, 7], exit_after=2, exit_in="seed-7")
+    assert crashed.wait(timeout=120) == 9, (tmp_path / "log.txt").read_text()[-3000:]
+    assert (tmp_path / "seed-8" / "checkpoint" / "state.json").exists()
+    for name in ("history.csv", "predictions.csv.gz", "metrics.json"):
+        (tmp_path / "seed-8" / name).unlink()  # as Snakemake does before it reruns a job
+    wait(start(cache, tmp_path, job=[8, 7]), tmp_path)
+    assert_same_history(read_run(tmp_path / "seed-8"), seed_8)
+    assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)
+    for seed, resumed_at in ((8, [EPOCHS]), (7, [2])):
+        metrics = json.loads((tmp_path / f"seed-{seed}" / "metrics.json").read_text())
+        assert metrics["resumed_at_epochs"] == resumed_at
+        assert not (tmp_path / f"seed-{seed}" / "checkpoint").exists()
+
+
 def test_same_config_and_seed_give_identical_histories(cache, tmp_path, uninterrupted):
     again = finish(start(cache, tmp_path), tmp_path)
     assert_same_history(again, uninterrupted)
@@ -175,10 +247,10 @@ def test_same_config_and_seed_give_identical_histories(cache, tmp_path, uninterr
 def test_a_damaged_checkpoint_starts_the_run_again(cache, tmp_path, uninterrupted):
     crashed = start(cache, tmp_path, exit_after=2)
     assert crashed.wait(timeout=120) == 9
-    weights = tmp_path / "checkpoint" / "epoch-0002.weights.h5"
+    weights = tmp_path / "checkpoint" / "epoch-0002.weights.npz"
     weights.write_bytes(weights.read_bytes()[:1000])  # as if the disk had lost its end
     history = finish(start(cache, tmp_path), tmp_path)
-    assert "epoch-0002.weights.h5 cannot be loaded" in (tmp_path / "log.txt").read_text()
+    assert "epoch-0002.weights.npz cannot be loaded" in (tmp_path / "log.txt").read_text()
     assert_same_history(history, uninterrupted)  # from epoch 1, with the same initial weights
     assert json.loads((tmp_path / "metrics.json").read_text())["resumed_at_epochs"] == []
 
@@ -190,14 +262,14 @@ def test_a_checkpoint_of_another_config_is_not_used(cache, tmp_path):
     state = {
         "epoch": 3,
         "fingerprint": "0" * 16,
-        "weights": "epoch-0003.weights.h5",
+        "weights": "epoch-0003.weights.npz",
         "arrays": "epoch-0003.arrays.npz",
         "history": [],
         "wall_seconds": 1.0,
         "resumed_at_epochs": [],
     }
     (stale / "state.json").write_text(json.dumps(state))
-    (stale / "epoch-0003.weights.h5").write_bytes(b"not weights")
+    (stale / "epoch-0003.weights.npz").write_bytes(b"not weights")
     history = finish(start(cache, run), run)
     assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
     log = (run / "log.txt").read_text()

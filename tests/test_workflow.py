@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED_ARCHIVE, run_snakemake, write_image_tree
+from conftest import REPO, SHARED_ARCHIVE, job_stats, run_snakemake, trainings, write_image_tree
+
+from augablate.settings import chunk_label, seed_chunks
 
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -29,10 +31,13 @@ def test_dry_run_of_every_shipped_config(tmp_path, config):
     result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", str(config))
     assert result.returncode == 0, result.stderr
     loaded = yaml.safe_load(config.read_text())
-    runs = len(loaded["variants"]) * len(loaded["train"]["seeds"])
-    assert f"train{' ' * 18}{runs}" in result.stdout or f"train {runs}" in " ".join(
-        result.stdout.split()
-    )
+    counts = job_stats(result.stdout)
+    assert trainings(counts) == len(loaded["variants"]) * len(loaded["train"]["seeds"]), counts
+    per_job = loaded["resources"]["seeds_per_job"]
+    chunks = seed_chunks(loaded["train"]["seeds"], per_job)
+    assert {rule: n for rule, n in counts.items() if rule.startswith("train_")} == {
+        "train_" + chunk_label(chunk).replace("-", "_"): len(loaded["variants"]) for chunk in chunks
+    }
 
 
 def test_a_bad_config_fails_before_any_job(tmp_path):
@@ -95,10 +100,16 @@ def test_smoke_study_end_to_end(smoke_study):
             assert metrics["environment"]["tensorflow"] and metrics["wall_seconds"] > 0
             assert metrics["validation_images"] == 1198 and metrics["clean_train_images"] == 599
             assert len(metrics["config_hash"]) == 16
-            log = (workdir / "logs" / "train" / variant / f"seed-{seed}.log").read_text()
-            assert f"epoch {epochs}/{epochs}" in log
-            with open(workdir / "benchmarks" / "train" / variant / f"seed-{seed}.tsv") as handle:
+            # both seeds of a variant ran in one job (smoke.yaml: seeds_per_job 2), logged apart
+            job = chunk_label(seeds)
+            log = (workdir / "logs" / "train" / variant / f"{job}.log").read_text()
+            assert f"variant {variant} seed {seed}:" in log and f"epoch {epochs}/{epochs}" in log
+            with open(workdir / "benchmarks" / "train" / variant / f"{job}.tsv") as handle:
                 assert "max_rss" in next(csv.reader(handle, delimiter="\t"))
+            assert not (run / "checkpoint").exists()  # removed once the job's runs were written
+            timeline = metrics["timeline"]
+            first = json.loads((run.parent / f"seed-{seeds[0]}" / "metrics.json").read_text())
+            assert timeline["process_start"] == first["timeline"]["process_start"]  # one process
     # every variant trains with its own augmentation: none and all differ for the same seed
     none = pd.read_csv(workdir / "results/runs/none/seed-1/history.csv")
     everything = pd.read_csv(workdir / "results/runs/all/seed-1/history.csv")
@@ -143,12 +154,7 @@ def scheduled(workdir, *changes: str) -> dict[str, int]:
         workdir, "-n", "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), *files
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    if "Nothing to be done" in result.stdout + result.stderr:
-        return {}
-    stats = result.stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
-    counts = dict(line.split() for line in stats if line.strip())
-    counts.pop("total")
-    return {rule: int(count) for rule, count in counts.items()}
+    return job_stats(result.stdout)
 
 
 ANALYSIS = {"aggregate": 1, "figure": 5, "report": 1, "all": 1}
@@ -159,25 +165,48 @@ ANALYSIS = {"aggregate": 1, "figure": 5, "report": 1, "all": 1}
     "change, expected",
     [
         ("", {}),
-        ("train: {seeds: [1, 2, 3]}\n", {"train": 3, **ANALYSIS}),
+        ("train: {seeds: [1, 2, 3]}\n", {"train_seed_3": 3, **ANALYSIS}),
+        ("resources: {seeds_per_job: 1}\n", {"report": 1, "all": 1}),  # its command names it
+        (
+            "resources: {seeds_per_job: 3}\ntrain: {seeds: [1, 2, 3]}\n",
+            {"train_seeds_1_2_3": 3, **ANALYSIS},
+        ),
         (
             "variants: [none, rotation, zoom, all]\n",
-            {"train": 2, "augmentation_grid": 1, **ANALYSIS},
+            {"train_seeds_1_2": 1, "augmentation_grid": 1, **ANALYSIS},
         ),
         ("analysis: {last_k: 1}\n", ANALYSIS),
         ("analysis: {equivalence_margin: 2.0}\n", ANALYSIS),
         ("analysis: {grid_draws: 1}\n", {"augmentation_grid": 1, "report": 1, "all": 1}),
-        ("augmentation: {rotation: 20}\n", {"train": 4, "augmentation_grid": 1, **ANALYSIS}),
-        ("augmentation: {zoom: 0.1}\n", {"train": 2, "augmentation_grid": 1, **ANALYSIS}),
-        ("train: {learning_rate: 0.01}\n", {"train": 6, **ANALYSIS}),
+        (
+            "augmentation: {rotation: 20}\n",
+            {"train_seeds_1_2": 2, "augmentation_grid": 1, **ANALYSIS},
+        ),
+        ("augmentation: {zoom: 0.1}\n", {"train_seeds_1_2": 1, "augmentation_grid": 1, **ANALYSIS}),
+        ("train: {learning_rate: 0.01}\n", {"train_seeds_1_2": 3, **ANALYSIS}),
     ],
-    ids=["nothing", "a-seed", "a-variant", "last-k", "margin", "grid", "rotation", "zoom", "lr"],
+    ids=[
+        "nothing",
+        "a-seed",
+        "regrouped",
+        "a-seed-in-a-partial-job",
+        "a-variant",
+        "last-k",
+        "margin",
+        "grid",
+        "rotation",
+        "zoom",
+        "lr",
+    ],
 )
 def test_a_study_grows_by_retraining_only_what_a_change_touches(smoke_study, change, expected):
     """After a finished study, a dry run schedules only the jobs whose result the change can
     affect: a seed or a variant trains only the new runs, an analysis key trains nothing, a
     transform's range retrains the variants that use it (rotation: rotation and all; zoom:
-    all), the learning rate retrains everything."""
+    all), the learning rate retrains everything. The grouping of seeds into jobs decides no
+    result: regrouped, nothing trains again (the report, whose reproduce command names the
+    added config file, is written again); the exception is a seed joining a job whose other
+    seeds are done (a job's outputs are made together): its variants' jobs run whole."""
     workdir, _ = smoke_study
     assert scheduled(workdir, *([change] if change else [])) == expected
 

@@ -96,5 +96,11 @@ def atomic_write_npy(target: Path | str, array: np.ndarray) -> Path:
     return atomic_write(target, write)
 
 
+#: ``.csv.gz`` files: gzip's fastest level (a quarter of the time of its default for a run's
+#: predictions, 0.08 s against 0.33 s) and no time stamp, so that equal tables are equal bytes.
+GZIP = {"method": "gzip", "compresslevel": 1, "mtime": 0}
+
+
 def atomic_write_csv(target: Path | str, frame) -> Path:
-    return atomic_write(target, lambda tmp: frame.to_csv(tmp, index=False))
+    compression = GZIP if str(target).endswith(".gz") else None
+    return atomic_write(target, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))

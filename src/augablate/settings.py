@@ -67,6 +67,27 @@ def run_params(config: Mapping, variant: str) -> dict:
     }
 
 
+def seed_chunks(seeds: Sequence[int], per_job: int) -> list[tuple[int, ...]]:
+    """The seeds each training job of a variant runs, ``per_job`` at a time in the config's
+    order (``resources.seeds_per_job``). One process trains its seeds one after the other and
+    pays TensorFlow's start-up and the model's compilation once. Seeds appended to the list go
+    to new jobs, unless the last job had room: then its runs train again with the new seed."""
+    return [tuple(seeds[start : start + per_job]) for start in range(0, len(seeds), per_job)]
+
+
+def job_seeds(output_names: Sequence[str]) -> list[int]:
+    """A training job's seeds, in order, from the names of its outputs (``history_1``, ...):
+    not a param, so that regrouping seeds into jobs changes no job's params."""
+    return [int(name.split("_", 1)[1]) for name in output_names if name.startswith("history_")]
+
+
+def chunk_label(seeds: Sequence[int]) -> str:
+    """The job's name in its log and benchmark file names: ``seed-1`` or ``seeds-1-2-3``."""
+    if len(seeds) == 1:
+        return f"seed-{seeds[0]}"
+    return "seeds-" + "-".join(str(seed) for seed in seeds)
+
+
 def train_settings(config: Mapping) -> TrainSettings:
     """The settings of a run from a config or from :func:`run_params` (the same keys)."""
     train, model, evaluation = config["train"], config["model"], config["evaluation"]

@@ -14,7 +14,8 @@ A run survives being killed: after every epoch it saves a checkpoint (see
 reproduces the uninterrupted one exactly: the data stream and the augmentation draws restart at
 the same batch (``start_step`` of :func:`augablate.pipeline.training_dataset`), evaluation draws
 no random numbers, and nothing else in a run draws random numbers after the initial weights,
-which the checkpoint replaces. The folder is removed once the outputs are written.
+which the checkpoint replaces. The folder is removed once the outputs are written (in a job of
+several seeds, :func:`run_trainings`, once all of them are).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from augablate.checkpoint import checkpoint_folder, discard, load_checkpoint, save_checkpoint
+from augablate.checkpoint import (
+    checkpoint_folder,
+    discard,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from augablate.evaluate import Scores, clean_train_sample, predict_probabilities, score
 from augablate.io import atomic_write_csv, atomic_write_json
 from augablate.variants import AugmentationSettings
@@ -332,8 +339,7 @@ def restore(folder: Path, fingerprint: str, model) -> tuple[dict, dict]:
         return {}, {}
     state, arrays = loaded
     try:
-        model.optimizer.build(model.trainable_variables)  # so that its state loads too
-        model.load_weights(folder / state["weights"])
+        load_weights(model, folder / state["weights"])
     except Exception as error:  # a damaged file: start again
         discard(folder, f"{state['weights']} cannot be loaded ({type(error).__name__}: {error})")
         raise DamagedCheckpoint from error
@@ -389,11 +395,18 @@ def run_training(
     predictions_path: Path,
     metrics_path: Path,
     threads: int = 1,
+    keep_checkpoint: bool = False,
 ) -> dict:
     """Train the reference CNN for one (variant, seed); write its history, per-image
-    predictions and metrics. Resumes from the checkpoint a killed earlier attempt left."""
+    predictions and metrics. Resumes from the checkpoint a killed earlier attempt left; the
+    checkpoint is removed once the outputs are written, unless ``keep_checkpoint`` (then the
+    caller removes it: :func:`run_trainings` does once all its runs are written)."""
     started = time.time()
-    timeline = {"process_start": process_start_time() or started, "epoch_ends": []}
+    timeline = {
+        "process_start": process_start_time() or started,
+        "run_start": started,
+        "epoch_ends": [],
+    }
     tf = configure_tensorflow(threads, seed, settings.deterministic)
     active = augmentation.for_variant(variant)
     transforms = sorted(active.enabled())
@@ -432,7 +445,8 @@ def run_training(
     run.timeline["outputs_written"] = time.time()
     metrics["timeline"] = run.timeline
     atomic_write_json(metrics_path, metrics)
-    shutil.rmtree(run.folder, ignore_errors=True)  # the outputs are complete: no longer needed
+    if not keep_checkpoint:  # the outputs are complete: no longer needed
+        shutil.rmtree(run.folder, ignore_errors=True)
     log.info(
         "done in %.1f s: last-epoch val_accuracy %.4f",
         metrics["wall_seconds"],
@@ -441,18 +455,94 @@ def run_training(
     return metrics
 
 
+@dataclass
+class RunOutputs:
+    """One seed of a training job and the paths of its three outputs."""
+
+    seed: int
+    history: Path
+    predictions: Path
+    metrics: Path
+
+
+def run_trainings(
+    cache: Path,
+    variant: str,
+    runs: list[RunOutputs],
+    augmentation: AugmentationSettings,
+    settings: TrainSettings,
+    threads: int = 1,
+) -> list[dict]:
+    """Train ``runs`` (seeds of one variant) one after the other in this process: TensorFlow
+    starts once and the model is compiled once (:func:`reuse_compiled`); each run starts from
+    its own seed exactly as in a process of its own. Every finished run keeps its final
+    checkpoint until all are written, so that a job killed on its last seed restores the
+    others instead of training them again (Snakemake removes the outputs of a job it reruns);
+    then the checkpoints are removed."""
+    results = [
+        run_training(
+            cache=cache,
+            variant=variant,
+            seed=outputs.seed,
+            augmentation=augmentation,
+            settings=settings,
+            history_path=outputs.history,
+            predictions_path=outputs.predictions,
+            metrics_path=outputs.metrics,
+            threads=threads,
+            keep_checkpoint=True,
+        )
+        for outputs in runs
+    ]
+    for outputs in runs:
+        shutil.rmtree(checkpoint_folder(outputs.history), ignore_errors=True)
+    return results
+
+
+#: Compiled models of this process, by what decides their graph (see :func:`reuse_compiled`).
+_COMPILED: dict = {}
+
+
+def reuse_compiled(model, settings: TrainSettings, data: RunData):
+    """``model`` (freshly built for a run: its initial weights are the run's) or, when this
+    process has already compiled a model of the same settings and data shape, that model
+    with ``model``'s weights and its optimizer back in its just-built state: the same run,
+    without tracing and compiling its training and evaluation functions again."""
+    key = (json.dumps(asdict(settings), sort_keys=True), data.image_size, len(data.classes))
+    kept = _COMPILED.get(key)
+    if kept is None:
+        model.optimizer.build(model.trainable_variables)
+        _COMPILED[key] = (model, [variable.numpy() for variable in model.optimizer.variables])
+        return model
+    compiled, fresh_optimizer = kept
+    compiled.set_weights(model.get_weights())
+    for variable, value in zip(compiled.optimizer.variables, fresh_optimizer, strict=True):
+        variable.assign(value)
+    return compiled
+
+
+def fresh_model(run: Run):
+    """The run's model with its initial weights (the seed set just before), and its
+    augmentation layer when augmentation is placed in the model (such a model, whose layer
+    holds the seed, is not shared between runs)."""
+    model, layer = build_run_model(run.settings, run.active, run.data, run.seed)
+    if layer is None:
+        model = reuse_compiled(model, run.settings, run.data)
+    return model, layer
+
+
 def resume(run: Run):
     """The run's model, restored from its checkpoint when there is a usable one (the evidence
     and times so far with it), and the epoch to continue after."""
     import keras
 
     settings = run.settings
-    model, augmentation_layer = build_run_model(settings, run.active, run.data, run.seed)
+    model, augmentation_layer = fresh_model(run)
     try:
         state, arrays = restore(run.folder, run.fingerprint, model)
     except DamagedCheckpoint:  # the model may hold part of it: the same initial weights again
         keras.utils.set_random_seed(run.seed)
-        model, augmentation_layer = build_run_model(settings, run.active, run.data, run.seed)
+        model, augmentation_layer = fresh_model(run)
         state, arrays = {}, {}
     initial_epoch = state.get("epoch", 0)
     if state:
@@ -489,6 +579,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
         threads=run.threads,
         augment=settings.augmentation_placement == "pipeline",
         start_step=initial_epoch * settings.steps_per_epoch,
+        steps=(settings.epochs - initial_epoch) * settings.steps_per_epoch,
     )
 
     class Progress(keras.callbacks.Callback):

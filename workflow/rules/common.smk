@@ -17,7 +17,13 @@ os.environ.update(
 from augablate.data.download import local_source
 from augablate.data.layout import folder_manifest
 from augablate.figures import AUGMENTATION_GRID, FIGURES
-from augablate.settings import reproduce_command, run_params, validate_config
+from augablate.settings import (
+    chunk_label,
+    reproduce_command,
+    run_params,
+    seed_chunks,
+    validate_config,
+)
 
 
 configfile: "config/config.yaml"
@@ -93,11 +99,43 @@ def run_outputs(name):
     return expand(f"{RUN}/{name}", variant=VARIANTS, seed=SEEDS)
 
 
-def train_resources():
+#: The seeds of each training job of a variant (resources.seeds_per_job at a time).
+TRAINING_JOBS = seed_chunks(SEEDS, config["resources"]["seeds_per_job"])
+
+
+def run_files(seeds):
+    """A training job's outputs: history, predictions and metrics of each of its runs."""
+    return {
+        f"{kind}_{seed}": f"{RUN.replace('{seed}', str(seed))}/{name}"
+        for seed in seeds
+        for kind, name in (
+            ("history", "history.csv"),
+            ("predictions", "predictions.csv.gz"),
+            ("metrics", "metrics.json"),
+        )
+    }
+
+
+def training_rule(seeds):
+    """The training rule's name (train_seed_1, train_seeds_1_2_3). Snakemake looks up
+    --set-threads and --set-resources by the name of each rule; what is given for `train` is
+    copied to this name before the rule is defined, so that it applies to every training."""
+    name = f"train_{chunk_label(seeds).replace('-', '_')}"
+    settings = workflow.resource_settings
+    for overrides in (
+        settings._parsed_overwrite_threads,
+        settings._parsed_overwrite_resources,
+    ):
+        if "train" in overrides:
+            overrides.setdefault(name, overrides["train"])
+    return name
+
+
+def train_resources(runs):
     res = config["resources"]
     return {
         "mem_mb": res["train_mem_mb"],
-        "runtime": res["train_runtime"],
+        "runtime": res["train_runtime"] * runs,
         "gpu": 1 if res["gpu"] else 0,
     }
 
