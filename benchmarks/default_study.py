@@ -1,10 +1,12 @@
 """Time the README's first command: the default study with ``snakemake --cores N`` in a fresh
 temporary directory, several times, and where each training's time goes.
 
-Per training (from its metrics.json timeline and its Snakemake benchmark file): process start
-to the first epoch (imports, device discovery, data loading, model build), the first epoch
-(tracing and compilation included), the steady epochs (median), finishing (metrics, outputs),
-and the overhead: the job's wall time minus its steady epochs.
+Per training (from its metrics.json timeline and its job's Snakemake benchmark file): the start
+to its first epoch (for a job's first training from the process start: imports, device
+discovery, data loading, model build; for a later one from the end of the one before), the
+first epoch (tracing and compilation included), the steady epochs (median), finishing (metrics,
+outputs), its share of the job's wall time (the job's over its trainings) and the overhead:
+that share minus its steady epochs.
 
     .venv/bin/python benchmarks/default_study.py --runs 3 --json benchmarks/default_study.json
 """
@@ -39,7 +41,24 @@ def run_study(workdir: Path, cores: int, configs: list[str]) -> float:
     return wall
 
 
+def job_seconds(workdir: Path) -> dict[tuple[str, int], tuple[float, int]]:
+    """(variant, seed) -> (wall time of the training job that ran it, runs in that job), from
+    the jobs' Snakemake benchmark files (``seed-1.tsv`` or ``seeds-1-2-3.tsv``)."""
+    jobs = {}
+    for tsv in (workdir / "benchmarks" / "train").glob("*/*.tsv"):
+        seeds = [int(seed) for seed in tsv.stem.split("-")[1:]]
+        wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+        for seed in seeds:
+            jobs[tsv.parent.name, seed] = (wall, len(seeds))
+    return jobs
+
+
 def training_phases(workdir: Path) -> pd.DataFrame:
+    """One row per training. A job that trains several seeds in one process pays the process
+    start-up once: its first run's start-up runs from the process start, a later run's from the
+    end of the run before. A training's share of its job is the job's wall time over its runs;
+    the overhead is that share minus the training's steady epochs."""
+    jobs = job_seconds(workdir)
     rows = []
     for metrics_path in sorted((workdir / "results" / "runs").glob("*/seed-*/metrics.json")):
         metrics = json.loads(metrics_path.read_text())
@@ -47,22 +66,46 @@ def training_phases(workdir: Path) -> pd.DataFrame:
         ends = timeline["epoch_ends"]
         gaps = [later - earlier for earlier, later in zip(ends, ends[1:], strict=False)]
         steady = statistics.median(gaps) if gaps else 0.0
-        tsv = workdir / "benchmarks" / "train" / metrics["variant"] / f"seed-{metrics['seed']}.tsv"
-        job = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+        wall, runs = jobs[metrics["variant"], metrics["seed"]]
+        mates = _job_mates(workdir, metrics)
+        first_in_process = timeline["run_start"] == min(m["timeline"]["run_start"] for m in mates)
+        began = timeline["process_start"] if first_in_process else timeline["run_start"]
         rows.append(
             {
                 "variant": metrics["variant"],
                 "seed": metrics["seed"],
-                "job_seconds": job,
-                "start_to_first_epoch": timeline["first_epoch_begin"] - timeline["process_start"],
+                "runs_in_job": runs,
+                "first_in_process": first_in_process,
+                "job_seconds": wall,
+                "job_share_seconds": wall / runs,
+                "start_to_first_epoch": timeline["first_epoch_begin"] - began,
                 "first_epoch": ends[0] - timeline["first_epoch_begin"],
                 "steady_epoch": steady,
                 "finishing": timeline["outputs_written"] - ends[-1],
-                "overhead": job - steady * len(ends),
+                "overhead": wall / runs - steady * len(ends),
                 "epochs": len(ends),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _job_mates(workdir: Path, metrics: dict) -> list[dict]:
+    """The metrics of the runs made by the same process (same process start time)."""
+    mates = []
+    for path in (workdir / "results" / "runs" / metrics["variant"]).glob("seed-*/metrics.json"):
+        other = json.loads(path.read_text())
+        if abs(other["timeline"]["process_start"] - metrics["timeline"]["process_start"]) < 1e-6:
+            mates.append(other)
+    return mates
+
+
+def same_tables(tables: Path, reference: Path) -> bool:
+    """Histories and per-image results equal value for value (timings aside)."""
+    timings = ["epoch_seconds", "evaluation_seconds"]
+    ours = pd.read_csv(tables / "histories.csv").drop(columns=timings)
+    theirs = pd.read_csv(reference / "histories.csv").drop(columns=timings)
+    images = pd.read_csv(tables / "images.csv.gz").equals(pd.read_csv(reference / "images.csv.gz"))
+    return bool(ours.equals(theirs) and images)
 
 
 def main() -> None:
@@ -75,8 +118,13 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="copy the last run's tables here")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="tables of an earlier study (--keep): are histories and per-image results identical?",
+    )
     args = parser.parse_args()
-    walls, phases, histories = [], [], []
+    walls, phases, histories, same_as_before = [], [], [], []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="augablate-default-") as tmp:
             workdir = Path(tmp)
@@ -88,8 +136,11 @@ def main() -> None:
                 configs.append(str(workdir / "threads.yaml"))
             walls.append(run_study(workdir, args.cores, configs))
             table = training_phases(workdir)
+            training_jobs = len(list((workdir / "benchmarks" / "train").glob("*/*.tsv")))
             phases.append(table.assign(run=index))
             histories.append(pd.read_csv(workdir / "results" / "tables" / "histories.csv"))
+            if args.compare:
+                same_as_before.append(same_tables(workdir / "results" / "tables", args.compare))
             if args.keep and index == args.runs - 1:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for path in (workdir / "results" / "tables").iterdir():
@@ -102,6 +153,7 @@ def main() -> None:
     every = pd.concat(phases, ignore_index=True)
     columns = [
         "job_seconds",
+        "job_share_seconds",
         "start_to_first_epoch",
         "first_epoch",
         "steady_epoch",
@@ -118,7 +170,24 @@ def main() -> None:
         "trainings_per_run": int(len(phases[0])),
         "per_training_median": {c: float(every[c].median()) for c in columns},
         "per_training_mean": {c: float(every[c].mean()) for c in columns},
+        # a job's first run pays the process start-up and the compilation, the others not
+        "start_to_first_epoch_median": {
+            "first_run_in_process": float(
+                every.loc[every["first_in_process"], "start_to_first_epoch"].median()
+            ),
+            "later_runs": float(
+                every.loc[~every["first_in_process"], "start_to_first_epoch"].median()
+            ),
+        },
+        "first_epoch_median": {
+            "first_run_in_process": float(
+                every.loc[every["first_in_process"], "first_epoch"].median()
+            ),
+            "later_runs": float(every.loc[~every["first_in_process"], "first_epoch"].median()),
+        },
+        "training_jobs_per_run": training_jobs,
         "histories_identical_across_runs": bool(identical),
+        "identical_to_compared_tables": all(same_as_before) if args.compare else None,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
