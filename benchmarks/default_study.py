@@ -3,7 +3,8 @@ temporary directory, several times, and where each training's time goes.
 
 Per training (from its metrics.json timeline and its job's Snakemake benchmark file): the start
 to its first epoch (for a job's first training from the process start: imports, device
-discovery, data loading, model build; for a later one from the end of the one before), the
+discovery, data loading, model build; for a later one from its own start, right after the
+training before), the
 first epoch (tracing and compilation included), the steady epochs (median), finishing (metrics,
 outputs), its share of the job's wall time (the job's over its trainings) and the overhead:
 that share minus its steady epochs.
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,24 +43,33 @@ def run_study(workdir: Path, cores: int, configs: list[str]) -> float:
     return wall
 
 
-def job_seconds(workdir: Path) -> dict[tuple[str, int], tuple[float, int]]:
+def job_seconds(workdir: Path, configs: list[str]) -> dict[tuple[str, int], tuple[float, int]]:
     """(variant, seed) -> (wall time of the training job that ran it, runs in that job), from
-    the jobs' Snakemake benchmark files (``seed-1.tsv`` or ``seeds-1-2-3.tsv``)."""
+    the jobs' Snakemake benchmark files (``seed-1.tsv``, ``seeds-1-2-3.tsv``)."""
+    from snakemake.utils import update_config
+
+    from augablate.settings import chunk_label, load_config, seed_chunks
+
+    overrides: dict = {}  # the config files after the workflow's own, as Snakemake merges them
+    for path in configs:
+        update_config(overrides, yaml.safe_load(Path(path).read_text()) or {})
+    config = load_config(REPO / "config" / "config.yaml", overrides)
     jobs = {}
-    for tsv in (workdir / "benchmarks" / "train").glob("*/*.tsv"):
-        seeds = [int(seed) for seed in tsv.stem.split("-")[1:]]
-        wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-        for seed in seeds:
-            jobs[tsv.parent.name, seed] = (wall, len(seeds))
+    for variant in config["variants"]:
+        for seeds in seed_chunks(config["train"]["seeds"], config["resources"]["seeds_per_job"]):
+            tsv = workdir / "benchmarks" / "train" / variant / f"{chunk_label(seeds)}.tsv"
+            wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+            for seed in seeds:
+                jobs[variant, seed] = (wall, len(seeds))
     return jobs
 
 
-def training_phases(workdir: Path) -> pd.DataFrame:
+def training_phases(workdir: Path, configs: list[str]) -> pd.DataFrame:
     """One row per training. A job that trains several seeds in one process pays the process
     start-up once: its first run's start-up runs from the process start, a later run's from the
     end of the run before. A training's share of its job is the job's wall time over its runs;
     the overhead is that share minus the training's steady epochs."""
-    jobs = job_seconds(workdir)
+    jobs = job_seconds(workdir, configs)
     rows = []
     for metrics_path in sorted((workdir / "results" / "runs").glob("*/seed-*/metrics.json")):
         metrics = json.loads(metrics_path.read_text())
@@ -135,7 +146,7 @@ def main() -> None:
                 )
                 configs.append(str(workdir / "threads.yaml"))
             walls.append(run_study(workdir, args.cores, configs))
-            table = training_phases(workdir)
+            table = training_phases(workdir, configs)
             training_jobs = len(list((workdir / "benchmarks" / "train").glob("*/*.tsv")))
             phases.append(table.assign(run=index))
             histories.append(pd.read_csv(workdir / "results" / "tables" / "histories.csv"))

@@ -148,5 +148,6 @@ def test_seeds_are_grouped_into_jobs_in_order(seeds, per_job, expected):
 
 def test_a_job_is_named_by_its_seeds_and_finds_them_in_its_outputs():
     assert chunk_label((3,)) == "seed-3" and chunk_label((1, 2, 3)) == "seeds-1-2-3"
+    assert chunk_label(tuple(range(100))) == "seeds-0-to-99"  # file names stay short
     outputs = ["history_7", "predictions_7", "metrics_7", "history_2", "predictions_2"]
     assert job_seeds(outputs) == [7, 2]

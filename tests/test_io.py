@@ -81,3 +81,11 @@ def test_written_files_get_normal_permissions(tmp_path):
 
     target = atomic_write_text(tmp_path / "report.md", "x")
     assert stat.S_IMODE(target.stat().st_mode) & 0o044 == 0o044, "group/other can read it"
+
+
+def test_equal_tables_are_equal_gzip_bytes(tmp_path):
+    frame = pd.DataFrame({"image": ["a.jpg", "b.jpg"], "probability": [0.25, 0.75]})
+    first = atomic_write_csv(tmp_path / "one" / "predictions.csv.gz", frame)
+    second = atomic_write_csv(tmp_path / "two" / "predictions.csv.gz", frame)
+    assert first.read_bytes() == second.read_bytes()  # no time stamp, no file name inside
+    pd.testing.assert_frame_equal(pd.read_csv(first), frame)

@@ -30,6 +30,33 @@ def test_too_small_images_fail_naming_both_keys():
         check_image_size(40, [32, 64, 128, 128])
 
 
+def test_checkpoint_weights_round_trip_and_the_earlier_keras_format_still_loads(tmp_path):
+    import numpy as np
+
+    from augablate.checkpoint import _state_variables, _write_npz, load_weights
+
+    settings = TrainSettings(filters=[4, 8], dense_units=8)
+    saved = build_model(24, 3, settings)
+    variables = _state_variables(saved)
+    for index, (_, variable) in enumerate(variables):  # weights and optimizer state alike
+        variable.assign(np.full(variable.shape, index + 0.5, dtype=variable.dtype))
+    _write_npz(tmp_path / "w.weights.npz", {name: v.numpy() for name, v in variables})
+    saved.save_weights(tmp_path / "w.weights.h5")
+    for name in ("w.weights.npz", "w.weights.h5"):
+        loaded = build_model(24, 3, settings)
+        load_weights(loaded, tmp_path / name)
+        for (_, want), (_, got) in zip(variables, _state_variables(loaded), strict=True):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    other = build_model(24, 3, TrainSettings(filters=[4, 4], dense_units=8))
+    before = [v.numpy() for _, v in _state_variables(other)]
+    with pytest.raises(ValueError, match="w.weights.npz"):
+        load_weights(other, tmp_path / "w.weights.npz")
+    assert all(  # nothing assigned
+        np.array_equal(b, v.numpy())
+        for b, (_, v) in zip(before, _state_variables(other), strict=True)
+    )
+
+
 def test_scoring_equals_keras_predict_in_chunks_of_any_size_with_one_trace():
     import numpy as np
 

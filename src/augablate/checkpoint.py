@@ -66,8 +66,13 @@ def _state_variables(model) -> list[tuple[str, object]]:
 def load_weights(model, path: Path) -> None:
     """Set ``model``'s weights and optimizer state from a checkpoint's weights file. Raises
     ValueError, naming the file, when it does not hold exactly this model's variables; the
-    model is changed only when every array fits."""
+    model is changed only when every array fits. A ``.weights.h5`` file (Keras' format, which
+    checkpoints had before) is loaded by Keras, so that a training killed under the earlier
+    version resumes."""
     variables = _state_variables(model)
+    if path.name.endswith(".weights.h5"):
+        model.load_weights(path)
+        return
     with np.load(path) as saved:
         if sorted(saved.files) != sorted(name for name, _ in variables):
             raise ValueError(

@@ -3,6 +3,7 @@ target, flush, then rename. A killed job never leaves a half-written file that l
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -47,7 +48,7 @@ def atomic_path(target: Path | str, suffix: str | None = None):
     """Yield a temporary path beside ``target``; rename it to ``target`` only on success.
 
     The temporary name starts with a dot and ends with ``suffix`` (default: the target's), for
-    writers that insist on a file name ending (Keras wants ``.weights.h5``).
+    writers that insist on a file name ending (Keras wants ``.weights.h5`` or ``.keras``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,11 +97,11 @@ def atomic_write_npy(target: Path | str, array: np.ndarray) -> Path:
     return atomic_write(target, write)
 
 
-#: ``.csv.gz`` files: gzip's fastest level (a quarter of the time of its default for a run's
-#: predictions, 0.08 s against 0.33 s) and no time stamp, so that equal tables are equal bytes.
-GZIP = {"method": "gzip", "compresslevel": 1, "mtime": 0}
-
-
 def atomic_write_csv(target: Path | str, frame) -> Path:
-    compression = GZIP if str(target).endswith(".gz") else None
-    return atomic_write(target, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))
+    """``frame`` as CSV; a ``.gz`` target at gzip's fastest level (a run's predictions in 0.08 s
+    against 0.33 s at its default) with neither a time stamp nor a file name in its header, so
+    that equal tables are equal bytes."""
+    if not str(target).endswith(".gz"):
+        return atomic_write(target, lambda tmp: frame.to_csv(tmp, index=False))
+    data = gzip.compress(frame.to_csv(index=False).encode(), compresslevel=1, mtime=0)
+    return atomic_write(target, lambda tmp: tmp.write_bytes(data))

@@ -48,7 +48,7 @@ def training_dataset(
     start_step: int = 0,
     steps: int | None = None,
 ) -> tf.data.Dataset:
-    """An endless stream of (float32 images 0..255, labels) batches.
+    """A stream of (float32 images 0..255, labels) batches, endless unless ``steps`` is given.
 
     ``augment=False`` leaves augmentation to the model (the GPU placement); the data order is the
     same either way. ``start_step`` starts the stream at that batch, with the same images and

@@ -71,7 +71,8 @@ def seed_chunks(seeds: Sequence[int], per_job: int) -> list[tuple[int, ...]]:
     """The seeds each training job of a variant runs, ``per_job`` at a time in the config's
     order (``resources.seeds_per_job``). One process trains its seeds one after the other and
     pays TensorFlow's start-up and the model's compilation once. Seeds appended to the list go
-    to new jobs, unless the last job had room: then its runs train again with the new seed."""
+    to new jobs, unless the last job had room: then its runs train again with the new seed (a
+    job's outputs are made together)."""
     return [tuple(seeds[start : start + per_job]) for start in range(0, len(seeds), per_job)]
 
 
@@ -81,10 +82,18 @@ def job_seeds(output_names: Sequence[str]) -> list[int]:
     return [int(name.split("_", 1)[1]) for name in output_names if name.startswith("history_")]
 
 
+#: A job of more seeds than this is named by its first and last seed only (file names stay short).
+LISTED_SEEDS = 6
+
+
 def chunk_label(seeds: Sequence[int]) -> str:
-    """The job's name in its log and benchmark file names: ``seed-1`` or ``seeds-1-2-3``."""
+    """The job's name in its log and benchmark file names: ``seed-1``, ``seeds-1-2-3``, or
+    ``seeds-1-to-50`` for more than :data:`LISTED_SEEDS` (jobs hold consecutive seeds of the
+    list, so the first one alone tells them apart)."""
     if len(seeds) == 1:
         return f"seed-{seeds[0]}"
+    if len(seeds) > LISTED_SEEDS:
+        return f"seeds-{seeds[0]}-to-{seeds[-1]}"
     return "seeds-" + "-".join(str(seed) for seed in seeds)
 
 

@@ -119,7 +119,7 @@ def run_files(seeds):
 def training_rule(seeds):
     """The training rule's name (train_seed_1, train_seeds_1_2_3). Snakemake looks up
     --set-threads and --set-resources by the name of each rule; what is given for `train` is
-    copied to this name before the rule is defined, so that it applies to every training."""
+    copied to this name first, so that it applies to every training."""
     name = f"train_{chunk_label(seeds).replace('-', '_')}"
     settings = workflow.resource_settings
     for overrides in (
