@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from augablate.model import check_image_size
-from augablate.train import TrainSettings
+from augablate.train import RunOutputs, TrainSettings
 from augablate.variants import TRANSFORMS, AugmentationSettings
 
 
@@ -76,10 +76,37 @@ def seed_chunks(seeds: Sequence[int], per_job: int) -> list[tuple[int, ...]]:
     return [tuple(seeds[start : start + per_job]) for start in range(0, len(seeds), per_job)]
 
 
+#: A run's output files by kind; among a training job's outputs each is named ``<kind>_<seed>``.
+RUN_FILES = {
+    "history": "history.csv",
+    "predictions": "predictions.csv.gz",
+    "metrics": "metrics.json",
+}
+
+
+def job_outputs(seeds: Sequence[int], run_folder: str) -> dict[str, str]:
+    """A training job's named outputs: the files of each of its runs, in ``run_folder`` (a
+    path with a ``{seed}`` placeholder) with the seed filled in."""
+    return {
+        f"{kind}_{seed}": f"{run_folder.replace('{seed}', str(seed))}/{name}"
+        for seed in seeds
+        for kind, name in RUN_FILES.items()
+    }
+
+
 def job_seeds(output_names: Sequence[str]) -> list[int]:
     """A training job's seeds, in order, from the names of its outputs (``history_1``, ...):
     not a param, so that regrouping seeds into jobs changes no job's params."""
     return [int(name.split("_", 1)[1]) for name in output_names if name.startswith("history_")]
+
+
+def job_runs(outputs: Mapping[str, str]) -> list[RunOutputs]:
+    """The runs of a training job (its seeds and their output paths) from its named outputs
+    (:func:`job_outputs`)."""
+    return [
+        RunOutputs(seed=seed, **{kind: Path(outputs[f"{kind}_{seed}"]) for kind in RUN_FILES})
+        for seed in job_seeds(list(outputs.keys()))
+    ]
 
 
 #: A job of more seeds than this is named by its first and last seed only (file names stay short).

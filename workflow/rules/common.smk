@@ -19,6 +19,7 @@ from augablate.data.layout import folder_manifest
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.settings import (
     chunk_label,
+    job_outputs,
     reproduce_command,
     run_params,
     seed_chunks,
@@ -101,19 +102,6 @@ def run_outputs(name):
 
 #: The seeds of each training job of a variant (resources.seeds_per_job at a time).
 TRAINING_JOBS = seed_chunks(SEEDS, config["resources"]["seeds_per_job"])
-
-
-def run_files(seeds):
-    """A training job's outputs: history, predictions and metrics of each of its runs."""
-    return {
-        f"{kind}_{seed}": f"{RUN.replace('{seed}', str(seed))}/{name}"
-        for seed in seeds
-        for kind, name in (
-            ("history", "history.csv"),
-            ("predictions", "predictions.csv.gz"),
-            ("metrics", "metrics.json"),
-        )
-    }
 
 
 def training_rule(seeds):

@@ -10,7 +10,7 @@ for _seeds in TRAINING_JOBS:
         input:
             **CACHE_FILES,
         output:
-            **run_files(_seeds),
+            **job_outputs(_seeds, RUN),
         log:
             f"logs/train/{{variant}}/{chunk_label(_seeds)}.log",
         benchmark:
