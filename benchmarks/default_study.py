@@ -45,22 +45,25 @@ def run_study(workdir: Path, cores: int, configs: list[str]) -> float:
 
 def job_seconds(workdir: Path, configs: list[str]) -> dict[tuple[str, int], tuple[float, int]]:
     """(variant, seed) -> (wall time of the training job that ran it, runs in that job), from
-    the jobs' Snakemake benchmark files (``seed-1.tsv``, ``seeds-1-2-3.tsv``)."""
+    the jobs' Snakemake benchmark files (``none/seeds-1-2-3.tsv``,
+    ``none-to-horizontal_flip/seeds-1-2-3.tsv``)."""
     from snakemake.utils import update_config
 
-    from augablate.settings import chunk_label, load_config, seed_chunks
+    from augablate.settings import load_config, training_jobs
 
     overrides: dict = {}  # the config files after the workflow's own, as Snakemake merges them
     for path in configs:
         update_config(overrides, yaml.safe_load(Path(path).read_text()) or {})
     config = load_config(REPO / "config" / "config.yaml", overrides)
     jobs = {}
-    for variant in config["variants"]:
-        for seeds in seed_chunks(config["train"]["seeds"], config["resources"]["seeds_per_job"]):
-            tsv = workdir / "benchmarks" / "train" / variant / f"{chunk_label(seeds)}.tsv"
+    for job in training_jobs(config):
+        for variant in [None] if job.variants else config["variants"]:
+            stem = job.stem.replace("{variant}", variant or "")
+            tsv = workdir / "benchmarks" / "train" / f"{stem}.tsv"
             wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-            for seed in seeds:
-                jobs[variant, seed] = (wall, len(seeds))
+            runs = job.runs(variant)
+            for run in runs:
+                jobs[run] = (wall, len(runs))
     return jobs
 
 
@@ -70,15 +73,19 @@ def training_phases(workdir: Path, configs: list[str]) -> pd.DataFrame:
     end of the run before. A training's share of its job is the job's wall time over its runs;
     the overhead is that share minus the training's steady epochs."""
     jobs = job_seconds(workdir, configs)
+    every = [
+        json.loads(path.read_text())
+        for path in sorted((workdir / "results" / "runs").glob("*/seed-*/metrics.json"))
+    ]
     rows = []
-    for metrics_path in sorted((workdir / "results" / "runs").glob("*/seed-*/metrics.json")):
-        metrics = json.loads(metrics_path.read_text())
+    for metrics in every:
         timeline = metrics["timeline"]
         ends = timeline["epoch_ends"]
         gaps = [later - earlier for earlier, later in zip(ends, ends[1:], strict=False)]
         steady = statistics.median(gaps) if gaps else 0.0
         wall, runs = jobs[metrics["variant"], metrics["seed"]]
-        mates = _job_mates(workdir, metrics)
+        # the runs of the same process (the same process start time), trained one after another
+        mates = [m for m in every if same_process(m, metrics)]
         first_in_process = timeline["run_start"] == min(m["timeline"]["run_start"] for m in mates)
         began = timeline["process_start"] if first_in_process else timeline["run_start"]
         rows.append(
@@ -100,14 +107,9 @@ def training_phases(workdir: Path, configs: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _job_mates(workdir: Path, metrics: dict) -> list[dict]:
-    """The metrics of the runs made by the same process (same process start time)."""
-    mates = []
-    for path in (workdir / "results" / "runs" / metrics["variant"]).glob("seed-*/metrics.json"):
-        other = json.loads(path.read_text())
-        if abs(other["timeline"]["process_start"] - metrics["timeline"]["process_start"]) < 1e-6:
-            mates.append(other)
-    return mates
+def same_process(one: dict, other: dict) -> bool:
+    """Whether two runs' metrics come from the same process (the same process start time)."""
+    return abs(one["timeline"]["process_start"] - other["timeline"]["process_start"]) < 1e-6
 
 
 def same_tables(tables: Path, reference: Path) -> bool:

@@ -43,13 +43,13 @@ def job_stats(output: str) -> dict[str, int]:
     return {rule: int(count) for rule, count in counts.items()}
 
 
-def trainings(counts: dict[str, int]) -> int:
-    """How many trainings the training jobs of ``counts`` run: a train_seeds_1_2 job two."""
-    return sum(
-        count * len(rule.split("_")[2:])
-        for rule, count in counts.items()
-        if rule.startswith(("train_seed_", "train_seeds_"))
-    )
+def trainings(counts: dict[str, int], config: dict) -> int:
+    """How many trainings the training jobs of ``counts`` run, by the rules of the (validated)
+    ``config``: a train_seeds_1_2 job two, a train_none_to_all_seeds_1_2 job two per variant."""
+    from augablate.settings import training_jobs
+
+    per_job = {job.rule_name: len(job.runs()) for job in training_jobs(config)}
+    return sum(count * per_job[rule] for rule, count in counts.items() if rule in per_job)
 
 
 def write_image_tree(root: Path, classes=("cats", "dogs"), per_class=(3, 2), size=20, fmt="png"):

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
-from augablate.settings import chunk_label, seed_chunks
+from augablate.settings import load_config, training_jobs
 
 SMOKE = REPO / "config" / "smoke.yaml"
 TEST_PROFILE = REPO / "tests" / "cluster" / "profile"
@@ -102,9 +102,10 @@ def local_study(cluster_study, smoke_study):
 @pytest.mark.slurm
 def test_every_training_ran_as_a_slurm_job(cluster_study, config):
     workdir, output = cluster_study
-    variants, seeds = config["variants"], config["train"]["seeds"]
-    jobs = seed_chunks(seeds, config["resources"]["seeds_per_job"])
-    rules = ["train_" + chunk_label(chunk).replace("-", "_") for chunk in jobs]
+    variants = config["variants"]
+    training = training_jobs(load_config(SMOKE))  # one variant per job: a {variant} wildcard
+    assert all(job.variants is None for job in training)
+    jobs, rules = [job.seeds for job in training], [job.rule_name for job in training]
     logs = workdir / ".snakemake" / "slurm_logs"
     # only trainings were submitted; data, cache, tables, figures and report are localrules
     assert sorted(p.name for p in logs.iterdir()) == sorted(f"rule_{rule}" for rule in rules)
@@ -168,22 +169,22 @@ def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
     )
 
 
-def training_jobs(dry_run_output: str) -> list[str]:
+def training_job_texts(dry_run_output: str) -> list[str]:
     """The description of every training job in a dry run's output."""
-    return re.findall(
-        r"^rule train_seeds?_[\d_]+:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M
-    )
+    return re.findall(r"^rule train_\w+:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M)
 
 
 def train_resources(dry_run_output: str) -> list[str]:
     """The `resources:` line of every training job in a dry run's output."""
-    return [re.search(r"resources: (.*)", job).group(1) for job in training_jobs(dry_run_output)]
+    return [
+        re.search(r"resources: (.*)", job).group(1) for job in training_job_texts(dry_run_output)
+    ]
 
 
 @pytest.mark.parametrize(
     "configfile, jobs",
-    [("cats_vs_dogs.yaml", 42), ("config.yaml", 14)],
-    ids=["one-seed-per-job", "three-seeds-per-job"],
+    [("cats_vs_dogs.yaml", 42), ("config.yaml", 2)],
+    ids=["one-seed-per-job", "seven-variants-of-three-seeds-per-job"],
 )
 def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
     """The profile's settings for `train` reach every training rule, whatever its seeds."""
@@ -197,15 +198,21 @@ def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert len(training_jobs(output)) == jobs
+    assert len(training_job_texts(output)) == jobs
     for line in train_resources(output):
         assert "mem_mb=4096" in line and "runtime=120" in line and "cpus_per_task=4" in line
 
 
-@pytest.mark.parametrize("per_job, jobs", [(1, 42), (3, 14), (2, 28)])
-def test_settings_given_for_train_reach_every_training_rule(tmp_path, per_job, jobs):
+@pytest.mark.parametrize(
+    "seeds_per_job, variants_per_job, jobs", [(1, 1, 42), (3, 1, 14), (2, 1, 28), (1, 4, 12)]
+)
+def test_settings_given_for_train_reach_every_training_rule(
+    tmp_path, seeds_per_job, variants_per_job, jobs
+):
     grouping = tmp_path / "grouping.yaml"
-    grouping.write_text(f"resources: {{seeds_per_job: {per_job}}}\n")
+    grouping.write_text(
+        f"resources: {{seeds_per_job: {seeds_per_job}, variants_per_job: {variants_per_job}}}\n"
+    )
     result = run_snakemake(
         tmp_path,
         "-n",
@@ -221,8 +228,8 @@ def test_settings_given_for_train_reach_every_training_rule(tmp_path, per_job, j
     )
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert len(training_jobs(output)) == jobs
-    assert all("threads: 4" in job for job in training_jobs(output))
+    assert len(training_job_texts(output)) == jobs
+    assert all("threads: 4" in job for job in training_job_texts(output))
     assert all("mem_mb=3000" in line for line in train_resources(output))
 
 

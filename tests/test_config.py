@@ -1,18 +1,24 @@
 """Every shipped config validates; bad configs fail naming the key and the allowed values."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from conftest import REPO
 
 from augablate.settings import (
     ConfigError,
+    TrainingJob,
     augmentation_settings,
     chunk_label,
-    job_seeds,
+    job_runs,
+    job_settings,
     load_config,
     reproduce_command,
+    run_params,
     seed_chunks,
     train_settings,
+    training_jobs,
 )
 
 SHIPPED = sorted((REPO / "config").glob("*.yaml"))
@@ -81,6 +87,7 @@ BAD = [
     ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..20"),
     ({"resources": {"train_threads": 0}}, "resources.train_threads", "minimum of 1"),
     ({"resources": {"seeds_per_job": 0}}, "resources.seeds_per_job", "minimum of 1"),
+    ({"resources": {"variants_per_job": 0}}, "resources.variants_per_job", "minimum of 1"),
     ({"model": {"filters": []}}, "model.filters", "should be non-empty"),
     ({"train": {"validation_steps": 50}}, "train.validation_steps", "whole validation split"),
     ({"evaluation": {"clean_train_every": 0}}, "evaluation.clean_train_every", "minimum of 1"),
@@ -149,5 +156,61 @@ def test_seeds_are_grouped_into_jobs_in_order(seeds, per_job, expected):
 def test_a_job_is_named_by_its_seeds_and_finds_them_in_its_outputs():
     assert chunk_label((3,)) == "seed-3" and chunk_label((1, 2, 3)) == "seeds-1-2-3"
     assert chunk_label(tuple(range(100))) == "seeds-0-to-99"  # file names stay short
-    outputs = ["history_7", "predictions_7", "metrics_7", "history_2", "predictions_2"]
-    assert job_seeds(outputs) == [7, 2]
+    job = TrainingJob((7, 2))  # one variant per job: the rule's {variant} wildcard
+    assert job.rule_name == "train_seeds_7_2" and job.stem == "{variant}/seeds-7-2"
+    outputs = job.outputs("results/runs/{variant}/seed-{seed}")
+    assert outputs["history_7"] == "results/runs/{variant}/seed-7/history.csv"
+    runs = job_runs({k: v.replace("{variant}", "zoom") for k, v in outputs.items()}, "zoom")
+    assert [(r.variant, r.seed) for r in runs] == [("zoom", 7), ("zoom", 2)]
+    assert runs[1].predictions == Path("results/runs/zoom/seed-2/predictions.csv.gz")
+
+
+def test_a_job_of_several_variants_is_a_rule_of_its_own_and_finds_its_runs():
+    job = TrainingJob((1, 2), ("all-minus-width_shift", "none"))
+    assert job.rule_name == "train_all_minus_width_shift_to_none_seeds_1_2"
+    assert job.stem == "all-minus-width_shift-to-none/seeds-1-2"
+    assert TrainingJob((3,), ("zoom",)).stem == "zoom/seed-3"
+    outputs = job.outputs("results/runs/{variant}/seed-{seed}")
+    assert len(outputs) == 2 * 2 * 3 and "{" not in "".join(outputs.values())
+    runs = job_runs(outputs)
+    assert [(r.variant, r.seed) for r in runs] == [
+        ("all-minus-width_shift", 1),
+        ("all-minus-width_shift", 2),
+        ("none", 1),
+        ("none", 2),
+    ]
+    assert runs[0].metrics == Path("results/runs/all-minus-width_shift/seed-1/metrics.json")
+
+
+@pytest.mark.parametrize(
+    "variants_per_job, seeds_per_job, expected",
+    [
+        (1, 2, [((1, 2), None), ((3,), None)]),
+        (2, 2, [((1, 2), ("a", "b")), ((3,), ("a", "b")), ((1, 2), ("c",)), ((3,), ("c",))]),
+        (5, 3, [((1, 2, 3), ("a", "b", "c"))]),
+    ],
+)
+def test_the_study_is_split_into_jobs_of_variants_and_seeds(
+    variants_per_job, seeds_per_job, expected
+):
+    config = {
+        "variants": ["a", "b", "c"],
+        "train": {"seeds": [1, 2, 3]},
+        "resources": {"variants_per_job": variants_per_job, "seeds_per_job": seeds_per_job},
+    }
+    jobs = training_jobs(config)
+    assert [(job.seeds, job.variants) for job in jobs] == expected
+    runs = [run for job in jobs for run in job.runs("a" if job.variants is None else None)]
+    if variants_per_job > 1:  # every (variant, seed) exactly once
+        assert sorted(runs) == sorted((v, s) for v in "abc" for s in (1, 2, 3))
+
+
+def test_a_job_of_variants_with_different_training_settings_is_refused():
+    config = load_config(REPO / "config" / "smoke.yaml")
+    params = {variant: run_params(config, variant) for variant in ("none", "rotation")}
+    augmentation, settings = job_settings(params)
+    assert augmentation["rotation"].for_variant("rotation").enabled() == ["rotation"]
+    assert settings.epochs == config["train"]["epochs"]
+    params["rotation"]["train"] = {**params["rotation"]["train"], "epochs": 1}
+    with pytest.raises(ValueError, match="share their training settings"):
+        job_settings(params)

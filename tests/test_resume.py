@@ -62,25 +62,29 @@ def hooked_save(folder, model, state, arrays):
         os._exit(9)
 train.save_checkpoint = hooked_save
 run = Path(args["run"])
+augmentation = AugmentationSettings.from_config(args["augmentation"])
 common = dict(
-    cache=Path(args["cache"]),
-    variant="all",
-    augmentation=AugmentationSettings.from_config(args["augmentation"]),
-    settings=train.TrainSettings(**args["settings"]),
-    threads=1,
+    cache=Path(args["cache"]), settings=train.TrainSettings(**args["settings"]), threads=1
 )
 if args["job"]:  # several seeds in this process, as a training job of the workflow runs them
-    folders = [run / f"seed-{seed}" for seed in args["job"]]
+    # a seed (variant all, in run/seed-N) or [variant, seed] (in run/<variant>/seed-N)
+    pairs = [("all", job) if isinstance(job, int) else tuple(job) for job in args["job"]]
+    folders = [run / ("" if v == "all" else v) / f"seed-{seed}" for v, seed in pairs]
     train.run_trainings(
         runs=[
-            train.RunOutputs(seed, f / "history.csv", f / "predictions.csv.gz", f / "metrics.json")
-            for seed, f in zip(args["job"], folders)
+            train.RunOutputs(
+                v, seed, f / "history.csv", f / "predictions.csv.gz", f / "metrics.json"
+            )
+            for (v, seed), f in zip(pairs, folders)
         ],
+        augmentation={v: augmentation for v, _ in pairs},
         **common,
     )
 else:
     train.run_training(
+        variant="all",
         seed=args["seed"],
+        augmentation=augmentation,
         history_path=run / "history.csv",
         predictions_path=run / "predictions.csv.gz",
         metrics_path=run / "metrics.json",
@@ -115,7 +119,8 @@ def start(
     exit_in=None,
 ):
     """Start a training process: seed ``seed`` in ``run``, or the seeds ``job`` one after the
-    other in ``run/seed-N`` (``exit_in``: the run folder whose checkpoint ``exit_after``
+    other in ``run/seed-N`` (variant all) or ``[variant, seed]`` pairs in
+    ``run/<variant>/seed-N`` (``exit_in``: the run folder whose checkpoint ``exit_after``
     watches; any when None)."""
     run.mkdir(parents=True, exist_ok=True)
     args = {
@@ -219,6 +224,18 @@ def test_seeds_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uni
     assert not seed_8[METRIC_COLUMNS].equals(uninterrupted[METRIC_COLUMNS])  # two seeds differ
     for seed in (8, 7):
         assert not (tmp_path / f"seed-{seed}" / "checkpoint").exists()
+
+
+def test_variants_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uninterrupted):
+    """A job of two variants (resources.variants_per_job) trains none, seed 8, then all, seed
+    7, on the model compiled for the first: each run is the one its own process makes."""
+    alone = tmp_path / "alone"
+    wait(start(cache, alone, job=[["none", 8]]), alone)
+    none_8 = read_run(alone / "none" / "seed-8")
+    wait(start(cache, tmp_path, job=[["none", 8], ["all", 7]]), tmp_path)
+    assert_same_history(read_run(tmp_path / "none" / "seed-8"), none_8)
+    assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)  # variant all
+    assert none_8["augmented_batch_loss"].nunique() == EPOCHS  # it did train
 
 
 def test_a_job_killed_in_its_second_run_keeps_its_first(cache, tmp_path, uninterrupted, seed_8):

@@ -11,10 +11,9 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import REPO, SHARED_ARCHIVE, job_stats, run_snakemake, trainings, write_image_tree
 
-from augablate.settings import chunk_label, seed_chunks
+from augablate.settings import chunk_label, load_config, training_jobs
 
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,13 +29,12 @@ def test_lint_is_clean(tmp_path):
 def test_dry_run_of_every_shipped_config(tmp_path, config):
     result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", str(config))
     assert result.returncode == 0, result.stderr
-    loaded = yaml.safe_load(config.read_text())
+    loaded = load_config(config)
     counts = job_stats(result.stdout)
-    assert trainings(counts) == len(loaded["variants"]) * len(loaded["train"]["seeds"]), counts
-    per_job = loaded["resources"]["seeds_per_job"]
-    chunks = seed_chunks(loaded["train"]["seeds"], per_job)
+    assert trainings(counts, loaded) == len(loaded["variants"]) * len(loaded["train"]["seeds"])
     assert {rule: n for rule, n in counts.items() if rule.startswith("train_")} == {
-        "train_" + chunk_label(chunk).replace("-", "_"): len(loaded["variants"]) for chunk in chunks
+        job.rule_name: 1 if job.variants else len(loaded["variants"])
+        for job in training_jobs(loaded)
     }
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -68,15 +70,23 @@ def run_params(config: Mapping, variant: str) -> dict:
 
 
 def seed_chunks(seeds: Sequence[int], per_job: int) -> list[tuple[int, ...]]:
-    """The seeds each training job of a variant runs, ``per_job`` at a time in the config's
-    order (``resources.seeds_per_job``). One process trains its seeds one after the other and
-    pays TensorFlow's start-up and the model's compilation once. Seeds appended to the list go
-    to new jobs, unless the last job had room: then its runs train again with the new seed (a
+    """The seeds each training job runs, ``per_job`` at a time in the config's order
+    (``resources.seeds_per_job``). One process trains its seeds one after the other and pays
+    TensorFlow's start-up and the model's compilation once. Seeds appended to the list go to
+    new jobs, unless the last job had room: then its runs train again with the new seed (a
     job's outputs are made together)."""
     return [tuple(seeds[start : start + per_job]) for start in range(0, len(seeds), per_job)]
 
 
-#: A run's output files by kind; among a training job's outputs each is named ``<kind>_<seed>``.
+def variant_groups(variants: Sequence[str], per_job: int) -> list[tuple[str, ...]]:
+    """The variants each training job runs, ``per_job`` at a time in the config's order
+    (``resources.variants_per_job``): like :func:`seed_chunks`, a variant appended to the list
+    goes to a new job unless the last one had room."""
+    return [tuple(variants[start : start + per_job]) for start in range(0, len(variants), per_job)]
+
+
+#: A run's output files by kind; among a training job's outputs each is named
+#: ``<kind>_<seed>`` (one variant per job) or ``<kind>_<variant>_<seed>``.
 RUN_FILES = {
     "history": "history.csv",
     "predictions": "predictions.csv.gz",
@@ -84,29 +94,92 @@ RUN_FILES = {
 }
 
 
-def job_outputs(seeds: Sequence[int], run_folder: str) -> dict[str, str]:
-    """A training job's named outputs: the files of each of its runs, in ``run_folder`` (a
-    path with a ``{seed}`` placeholder) with the seed filled in."""
-    return {
-        f"{kind}_{seed}": f"{run_folder.replace('{seed}', str(seed))}/{name}"
-        for seed in seeds
-        for kind, name in RUN_FILES.items()
+@dataclass(frozen=True)
+class TrainingJob:
+    """One training job: its seeds for one variant (``variants`` None: the rule has a
+    ``{variant}`` wildcard, ``resources.variants_per_job`` is 1) or for a group of variants (a
+    rule of its own, without wildcards). Its runs train one after the other in one process."""
+
+    seeds: tuple[int, ...]
+    variants: tuple[str, ...] | None = None
+
+    @property
+    def folder(self) -> str:
+        """Its folder under ``logs/train/`` and ``benchmarks/train/``: the variant, or
+        ``<first>-to-<last>`` of its group (groups hold consecutive variants of the list)."""
+        if self.variants is None:
+            return "{variant}"
+        if len(self.variants) == 1:
+            return self.variants[0]
+        return f"{self.variants[0]}-to-{self.variants[-1]}"
+
+    @property
+    def stem(self) -> str:
+        """Its log and benchmark file name without the suffix, under :attr:`folder`."""
+        return f"{self.folder}/{chunk_label(self.seeds)}"
+
+    @property
+    def rule_name(self) -> str:
+        """``train_seeds_1_2_3`` (a {variant} wildcard) or ``train_none_to_zoom_seeds_1_2_3``."""
+        label = chunk_label(self.seeds)
+        if self.variants is not None:
+            label = f"{self.folder}_{label}"
+        return "train_" + re.sub(r"\W", "_", label)
+
+    def runs(self, variant: str | None = None) -> list[tuple[str, int]]:
+        """Its (variant, seed) pairs, variant by variant (``variant`` fills the wildcard)."""
+        return [(v, seed) for v in (self.variants or (variant,)) for seed in self.seeds]
+
+    def outputs(self, run_folder: str) -> dict[str, str]:
+        """Its named outputs: the files of each run, in ``run_folder`` (a path with ``{seed}``
+        and ``{variant}`` placeholders; the variant left as a wildcard when the job has none)."""
+        outputs = {}
+        for variant, seed in self.runs("{variant}"):
+            folder = run_folder.replace("{seed}", str(seed)).replace("{variant}", variant)
+            key = f"{seed}" if self.variants is None else f"{variant}_{seed}"
+            for kind, name in RUN_FILES.items():
+                outputs[f"{kind}_{key}"] = f"{folder}/{name}"
+        return outputs
+
+
+def training_jobs(config: Mapping) -> list[TrainingJob]:
+    """The study's training jobs (``resources.seeds_per_job`` and ``variants_per_job``): one
+    per group of seeds, each for every variant through a wildcard when ``variants_per_job`` is
+    1, else one per group of variants and group of seeds."""
+    res = config["resources"]
+    chunks = seed_chunks(config["train"]["seeds"], res["seeds_per_job"])
+    if res["variants_per_job"] == 1:
+        return [TrainingJob(seeds) for seeds in chunks]
+    groups = variant_groups(config["variants"], res["variants_per_job"])
+    return [TrainingJob(seeds, group) for group in groups for seeds in chunks]
+
+
+def job_runs(outputs: Mapping[str, str], variant: str | None = None) -> list[RunOutputs]:
+    """The runs of a training job (variant, seed and output paths) from its named outputs
+    (:meth:`TrainingJob.outputs`); ``variant`` is the wildcard's value of a one-variant job.
+    Not params, so that regrouping runs into jobs changes no job's params."""
+    runs = []
+    for name in outputs.keys():
+        if not name.startswith("history_"):
+            continue
+        key = name.split("_", 1)[1]
+        run_variant, seed = key.rsplit("_", 1) if "_" in key else (variant, key)
+        files = {kind: Path(outputs[f"{kind}_{key}"]) for kind in RUN_FILES}
+        runs.append(RunOutputs(variant=run_variant, seed=int(seed), **files))
+    return runs
+
+
+def job_settings(params: Mapping[str, Mapping]) -> tuple[dict, TrainSettings]:
+    """Each variant's augmentation and the training settings of a job from its params (variant
+    -> :func:`run_params`), which differ only in the augmentation: one config made them."""
+    augmentation = {
+        variant: AugmentationSettings.from_ranges(run["augmentation"])
+        for variant, run in params.items()
     }
-
-
-def job_seeds(output_names: Sequence[str]) -> list[int]:
-    """A training job's seeds, in order, from the names of its outputs (``history_1``, ...):
-    not a param, so that regrouping seeds into jobs changes no job's params."""
-    return [int(name.split("_", 1)[1]) for name in output_names if name.startswith("history_")]
-
-
-def job_runs(outputs: Mapping[str, str]) -> list[RunOutputs]:
-    """The runs of a training job (its seeds and their output paths) from its named outputs
-    (:func:`job_outputs`)."""
-    return [
-        RunOutputs(seed=seed, **{kind: Path(outputs[f"{kind}_{seed}"]) for kind in RUN_FILES})
-        for seed in job_seeds(list(outputs.keys()))
-    ]
+    first, *others = [train_settings(run) for run in params.values()]
+    if any(other != first for other in others):
+        raise ValueError(f"the variants of one job must share their training settings: {params}")
+    return augmentation, first
 
 
 #: A job of more seeds than this is named by its first and last seed only (file names stay short).
@@ -114,7 +187,7 @@ LISTED_SEEDS = 6
 
 
 def chunk_label(seeds: Sequence[int]) -> str:
-    """The job's name in its log and benchmark file names: ``seed-1``, ``seeds-1-2-3``, or
+    """A job's seeds in its log and benchmark file names: ``seed-1``, ``seeds-1-2-3``, or
     ``seeds-1-to-50`` for more than :data:`LISTED_SEEDS` (jobs hold consecutive seeds of the
     list, so the first one alone tells them apart)."""
     if len(seeds) == 1:

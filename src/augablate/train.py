@@ -28,6 +28,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -457,8 +458,9 @@ def run_training(
 
 @dataclass
 class RunOutputs:
-    """One seed of a training job and the paths of its three outputs."""
+    """One run of a training job: its variant and seed and the paths of its three outputs."""
 
+    variant: str
     seed: int
     history: Path
     predictions: Path
@@ -467,24 +469,24 @@ class RunOutputs:
 
 def run_trainings(
     cache: Path,
-    variant: str,
     runs: list[RunOutputs],
-    augmentation: AugmentationSettings,
+    augmentation: Mapping[str, AugmentationSettings],
     settings: TrainSettings,
     threads: int = 1,
 ) -> list[dict]:
-    """Train ``runs`` (seeds of one variant) one after the other in this process: TensorFlow
-    starts once and the model is compiled once (:func:`reuse_compiled`); each run starts from
-    its own seed exactly as in a process of its own. Every finished run keeps its final
-    checkpoint until all are written, so that a job killed on its last seed restores the
-    others instead of training them again (Snakemake removes the outputs of a job it reruns);
-    then the checkpoints are removed."""
+    """Train ``runs`` (the seeds of one variant or of several: ``augmentation`` holds each
+    variant's ranges) one after the other in this process: TensorFlow starts once and the
+    model is compiled once (:func:`reuse_compiled`); each run starts from its own seed exactly
+    as in a process of its own. Every finished run keeps its final checkpoint until all are
+    written, so that a job killed on a later run restores the others instead of training them
+    again (Snakemake removes the outputs of a job it reruns); then the checkpoints are
+    removed."""
     results = [
         run_training(
             cache=cache,
-            variant=variant,
+            variant=outputs.variant,
             seed=outputs.seed,
-            augmentation=augmentation,
+            augmentation=augmentation[outputs.variant],
             settings=settings,
             history_path=outputs.history,
             predictions_path=outputs.predictions,

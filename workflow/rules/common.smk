@@ -18,11 +18,9 @@ from augablate.data.download import local_source
 from augablate.data.layout import folder_manifest
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.settings import (
-    chunk_label,
-    job_outputs,
     reproduce_command,
     run_params,
-    seed_chunks,
+    training_jobs,
     validate_config,
 )
 
@@ -100,23 +98,31 @@ def run_outputs(name):
     return expand(f"{RUN}/{name}", variant=VARIANTS, seed=SEEDS)
 
 
-#: The seeds of each training job of a variant (resources.seeds_per_job at a time).
-TRAINING_JOBS = seed_chunks(SEEDS, config["resources"]["seeds_per_job"])
+#: The training jobs: groups of seeds (resources.seeds_per_job), each for one variant through
+#: a {variant} wildcard or for a group of variants (resources.variants_per_job).
+TRAINING_JOBS = training_jobs(config)
 
 
-def training_rule(seeds):
-    """The training rule's name (train_seed_1, train_seeds_1_2_3). Snakemake looks up
-    --set-threads and --set-resources by the name of each rule; what is given for `train` is
-    copied to this name first, so that it applies to every training."""
-    name = f"train_{chunk_label(seeds).replace('-', '_')}"
+def training_rule(job):
+    """The training rule's name (train_seeds_1_2_3, train_none_to_zoom_seeds_1_2_3). Snakemake
+    looks up --set-threads and --set-resources by the name of each rule; what is given for
+    `train` is copied to this name first, so that it applies to every training."""
     settings = workflow.resource_settings
     for overrides in (
         settings._parsed_overwrite_threads,
         settings._parsed_overwrite_resources,
     ):
         if "train" in overrides:
-            overrides.setdefault(name, overrides["train"])
-    return name
+            overrides.setdefault(job.rule_name, overrides["train"])
+    return job.rule_name
+
+
+def job_params(job):
+    """What decides a job's runs besides their seeds: run_params of its variant (a wildcard)
+    or of each variant of its group."""
+    if job.variants is None:
+        return {"run": lambda wildcards: run_params(config, wildcards.variant)}
+    return {"runs": {variant: run_params(config, variant) for variant in job.variants}}
 
 
 def train_resources(runs):

@@ -1,29 +1,32 @@
-# One rule per group of seeds (resources.seeds_per_job), each with a {variant} wildcard: a job
-# trains its variant's seeds one after the other in one process (one start-up, one compiled
-# model), and every run keeps its own outputs. The rules are named train_seed_1 or
-# train_seeds_1_2_3; --set-threads / --set-resources given for `train` apply to all of them.
-for _seeds in TRAINING_JOBS:
+# One rule per training job (augablate.settings.training_jobs): a group of seeds
+# (resources.seeds_per_job) with a {variant} wildcard, or, with resources.variants_per_job above
+# 1, a group of seeds of a group of variants. A job trains its runs one after the other in one
+# process (one start-up, one compiled model), and every run keeps its own outputs. The rules
+# are named train_seeds_1_2_3 or train_none_to_zoom_seeds_1_2_3; --set-threads /
+# --set-resources given for `train` apply to all of them.
+for _job in TRAINING_JOBS:
 
     rule:
         name:
-            training_rule(_seeds)
+            training_rule(_job)
         input:
             **CACHE_FILES,
         output:
-            **job_outputs(_seeds, RUN),
+            **_job.outputs(RUN),
         log:
-            f"logs/train/{{variant}}/{chunk_label(_seeds)}.log",
+            f"logs/train/{_job.stem}.log",
         benchmark:
-            f"benchmarks/train/{{variant}}/{chunk_label(_seeds)}.tsv"
+            f"benchmarks/train/{_job.stem}.tsv"
         conda:
             "../envs/train.yaml"
         threads: config["resources"]["train_threads"]
         resources:
-            **train_resources(len(_seeds)),
+            **train_resources(len(_job.runs())),
         params:
             # exactly what decides the runs besides their seeds (augablate.settings.run_params):
-            # a new seed, variant, analysis setting, the grouping of seeds into jobs or the
-            # range of an unused transform retrains nothing done (the seeds are in the outputs)
-            run=lambda wildcards: run_params(config, wildcards.variant),
+            # a new seed or variant in a job of its own, an analysis setting, the grouping of
+            # seeds into jobs or the range of a transform no variant of the job uses retrains
+            # nothing done (the seeds are in the outputs, not in the params)
+            **job_params(_job),
         script:
             "../scripts/train.py"

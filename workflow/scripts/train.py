@@ -1,20 +1,23 @@
-"""Train a variant's seeds of one job, one after the other in this process (rule train_*)."""
+"""Train the runs of one training job (its seeds of one variant or of a group of variants), one
+after the other in this process (rules train_*)."""
 
 from pathlib import Path
 
 from augablate.logs import log_to_file
-from augablate.settings import job_runs, train_settings
+from augablate.settings import job_runs, job_settings
 from augablate.train import run_trainings, skip_unused_imports
-from augablate.variants import AugmentationSettings
 
 skip_unused_imports()  # this process only trains: 1.5 s less start-up
 log_to_file(snakemake.log[0])
-run = snakemake.params.run  # augablate.settings.run_params: what decides the runs
+runs = job_runs(snakemake.output, snakemake.wildcards.get("variant"))  # from the outputs' names
+# what decides the runs besides their seeds (augablate.settings.run_params): one variant's
+# (a rule with a {variant} wildcard) or each variant's of the job's group
+params = snakemake.params.get("runs") or {runs[0].variant: snakemake.params.run}
+augmentation, settings = job_settings(params)
 run_trainings(
     cache=Path(snakemake.input.meta).parent,
-    variant=snakemake.wildcards.variant,
-    runs=job_runs(snakemake.output),  # its seeds, from its outputs' names
-    augmentation=AugmentationSettings.from_ranges(run["augmentation"]),
-    settings=train_settings(run),
+    runs=runs,
+    augmentation=augmentation,
+    settings=settings,
     threads=snakemake.threads,
 )
