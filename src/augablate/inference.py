@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 #: A standard error at or below this (accuracy units, 1 = 100 points) means the compared runs
 #: agree on every image: there is no variation to test.
@@ -162,8 +162,15 @@ class CrossedEstimate:
 
 
 def _power(halves: np.ndarray, effect: float, total: float) -> float:
-    reject = stats.norm.sf((halves - effect) / total) + stats.norm.cdf((-halves - effect) / total)
+    reject = _normal_sf((halves - effect) / total) + _normal_sf((halves + effect) / total)
     return float(reject.mean())
+
+
+def _normal_sf(x):
+    """P(Z > x) for a standard normal Z: ``scipy.stats.norm.sf`` without its per-call overhead
+    (the same function, ``ndtr(-x)``, equal bit for bit; the bisections call it thousands of
+    times: 1.1 s of the default study's aggregation)."""
+    return special.ndtr(-np.asarray(x, dtype=float))
 
 
 def critical_half_width(uncertain: float, df: float, known: float, alpha: float) -> float:
@@ -180,7 +187,7 @@ def critical_half_widths(
     low, high = np.zeros(len(uncertain)), scales.max(axis=1) * 60
     for _ in range(64):
         middle = (low + high) / 2
-        too_many = np.mean(2 * stats.norm.sf(middle[:, None] / scales), axis=1) > alpha
+        too_many = np.mean(2 * _normal_sf(middle[:, None] / scales), axis=1) > alpha
         low, high = np.where(too_many, middle, low), np.where(too_many, high, middle)
     return (low + high) / 2
 
