@@ -121,6 +121,19 @@ def same_tables(tables: Path, reference: Path) -> bool:
     return bool(ours.equals(theirs) and images)
 
 
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" with uncommitted changes" if git("status", "--porcelain") else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -128,6 +141,9 @@ def main() -> None:
     parser.add_argument("--configfile", nargs="+", default=[str(REPO / "config" / "config.yaml")])
     parser.add_argument(
         "--threads", type=int, help="resources.train_threads (default: the config's)"
+    )
+    parser.add_argument(
+        "--variants-per-job", type=int, help="resources.variants_per_job (default: the config's)"
     )
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="copy the last run's tables here")
@@ -142,11 +158,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="augablate-default-") as tmp:
             workdir = Path(tmp)
             configs = list(args.configfile)
-            if args.threads:
-                (workdir / "threads.yaml").write_text(
-                    f"resources: {{train_threads: {args.threads}}}\n"
-                )
-                configs.append(str(workdir / "threads.yaml"))
+            resources = {
+                "train_threads": args.threads,
+                "variants_per_job": args.variants_per_job,
+            }
+            resources = {key: value for key, value in resources.items() if value}
+            if resources:
+                (workdir / "resources.yaml").write_text(yaml.safe_dump({"resources": resources}))
+                configs.append(str(workdir / "resources.yaml"))
             walls.append(run_study(workdir, args.cores, configs))
             table = training_phases(workdir, configs)
             training_jobs = len(list((workdir / "benchmarks" / "train").glob("*/*.tsv")))
@@ -175,8 +194,10 @@ def main() -> None:
     ]
     report = {
         "command": f"benchmarks/default_study.py --runs {args.runs} --cores {args.cores}"
-        + (f" --threads {args.threads}" if args.threads else ""),
+        + (f" --threads {args.threads}" if args.threads else "")
+        + (f" --variants-per-job {args.variants_per_job}" if args.variants_per_job else ""),
         "train_threads": args.threads or "the config's",
+        "variants_per_job": args.variants_per_job or "the config's",
         "configfile": [os.path.relpath(c, REPO) for c in args.configfile],
         "wall_seconds": walls,
         "wall_seconds_median": statistics.median(walls),
@@ -202,6 +223,7 @@ def main() -> None:
         "histories_identical_across_runs": bool(identical),
         "identical_to_compared_tables": all(same_as_before) if args.compare else None,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "code": code_version(),
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
