@@ -1,6 +1,6 @@
 # augablate: which image augmentations help this CNN, and by how much?
-# Stages: data.smk (get, verify, extract, decode once), train.smk (one job per variant and group of
-# seeds), analysis.smk (tables, statistics, figures, report). Configuration: config/README.md.
+# Stages: data.smk (get, verify, extract, decode once), train.smk (one job per group of variants and
+# group of seeds), analysis.smk (tables, statistics, figures, report). Configuration: config/README.md.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -200,9 +200,44 @@ def test_the_study_is_split_into_jobs_of_variants_and_seeds(
     }
     jobs = training_jobs(config)
     assert [(job.seeds, job.variants) for job in jobs] == expected
-    runs = [run for job in jobs for run in job.runs("a" if job.variants is None else None)]
-    if variants_per_job > 1:  # every (variant, seed) exactly once
-        assert sorted(runs) == sorted((v, s) for v in "abc" for s in (1, 2, 3))
+    # every (variant, seed) exactly once (a wildcard job once per variant)
+    runs = [
+        run
+        for job in jobs
+        for variant in (["a", "b", "c"] if job.variants is None else [None])
+        for run in job.runs(variant)
+    ]
+    assert sorted(runs) == sorted((v, s) for v in "abc" for s in (1, 2, 3))
+
+
+def test_variant_names_with_punctuation_make_valid_rules_and_parse_back():
+    variants = ["none", "rotation+zoom", "rotation@0.5", "all-minus-width_shift"]
+    config = {
+        "variants": variants,
+        "train": {"seeds": [1, 12]},
+        "resources": {"variants_per_job": 2, "seeds_per_job": 2},
+    }
+    jobs = training_jobs(config)
+    assert [job.rule_name for job in jobs] == [
+        "train_none_to_rotation_zoom_seeds_1_12",
+        "train_rotation_0_5_to_all_minus_width_shift_seeds_1_12",
+    ]
+    assert all(job.rule_name.isidentifier() for job in jobs)
+    runs = [run for job in jobs for run in job_runs(job.outputs("r/{variant}/seed-{seed}"))]
+    assert [(r.variant, r.seed) for r in runs] == [(v, s) for v in variants for s in (1, 12)]
+    assert runs[2].history == Path("r/rotation+zoom/seed-1/history.csv")
+
+
+def test_groups_whose_rule_names_would_clash_are_refused():
+    config = {
+        "variants": ["rotation@1.0", "zoom@1.0", "rotation@1_0", "zoom@1_0"],  # 1_0 is 10
+        "train": {"seeds": [1]},
+        "resources": {"variants_per_job": 1, "seeds_per_job": 1},
+    }
+    assert len(training_jobs(config)) == 1  # one variant per job: a wildcard rule
+    config["resources"]["variants_per_job"] = 2
+    with pytest.raises(ConfigError, match="train_rotation_1_0_to_zoom_1_0_seed_1"):
+        training_jobs(config)
 
 
 def test_a_job_of_variants_with_different_training_settings_is_refused():

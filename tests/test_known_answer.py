@@ -40,6 +40,8 @@ def grown_by_what_a_job_of_variants_reruns(workdir, config):
         ),
         ("augmentation: {rotation: 60}\n", {"train_none_to_rotation_seeds_1_2_3_4": 1}),
         ("resources: {seeds_per_job: 2}\n", {}),  # seeds regrouped: nothing
+        # the variants regrouped: each job's params change, the one job reruns everything
+        ("resources: {variants_per_job: 4}\n", {"train_none_to_horizontal_flip_seeds_1_2_3_4": 1}),
     ]
     for index, (change, trainings) in enumerate(cases):
         changed = workdir / f"change-{index}.yaml"

@@ -77,7 +77,8 @@ if args["job"]:  # several seeds in this process, as a training job of the workf
             )
             for (v, seed), f in zip(pairs, folders)
         ],
-        augmentation={v: augmentation for v, _ in pairs},
+        # each variant's own settings, as a job of the workflow has them (its params)
+        augmentation={v: augmentation.for_variant(v) for v, _ in pairs},
         **common,
     )
 else:
@@ -227,15 +228,16 @@ def test_seeds_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uni
 
 
 def test_variants_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uninterrupted):
-    """A job of two variants (resources.variants_per_job) trains none, seed 8, then all, seed
-    7, on the model compiled for the first: each run is the one its own process makes."""
+    """A job of two variants (resources.variants_per_job) trains rotation, seed 8, then all,
+    seed 7, each with its own settings, on the model compiled for the first: each run is the
+    one its own process makes (a run given the other variant's settings would differ)."""
     alone = tmp_path / "alone"
-    wait(start(cache, alone, job=[["none", 8]]), alone)
-    none_8 = read_run(alone / "none" / "seed-8")
-    wait(start(cache, tmp_path, job=[["none", 8], ["all", 7]]), tmp_path)
-    assert_same_history(read_run(tmp_path / "none" / "seed-8"), none_8)
+    wait(start(cache, alone, job=[["rotation", 8]]), alone)
+    rotation_8 = read_run(alone / "rotation" / "seed-8")
+    wait(start(cache, tmp_path, job=[["rotation", 8], ["all", 7]]), tmp_path)
+    assert_same_history(read_run(tmp_path / "rotation" / "seed-8"), rotation_8)
     assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)  # variant all
-    assert none_8["augmented_batch_loss"].nunique() == EPOCHS  # it did train
+    assert rotation_8["augmented_batch_loss"].nunique() == EPOCHS  # it did train
 
 
 def test_a_job_killed_in_its_second_run_keeps_its_first(cache, tmp_path, uninterrupted, seed_8):

@@ -169,7 +169,7 @@ def _power(halves: np.ndarray, effect: float, total: float) -> float:
 def _normal_sf(x):
     """P(Z > x) for a standard normal Z: ``scipy.stats.norm.sf`` without its per-call overhead
     (the same function, ``ndtr(-x)``, equal bit for bit; the bisections call it thousands of
-    times: 1.1 s of the default study's aggregation)."""
+    times: 0.5-1 s of the default study's aggregation)."""
     return special.ndtr(-np.asarray(x, dtype=float))
 
 

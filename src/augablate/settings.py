@@ -151,13 +151,23 @@ def training_jobs(config: Mapping) -> list[TrainingJob]:
     if res["variants_per_job"] == 1:
         return [TrainingJob(seeds) for seeds in chunks]
     groups = variant_groups(config["variants"], res["variants_per_job"])
-    return [TrainingJob(seeds, group) for group in groups for seeds in chunks]
+    jobs = [TrainingJob(seeds, group) for group in groups for seeds in chunks]
+    names = [job.rule_name for job in jobs]
+    if clash := sorted({name for name in names if names.count(name) > 1}):
+        raise ConfigError(
+            f"config key 'variants': groups of resources.variants_per_job "
+            f"({res['variants_per_job']}) whose first and last variants differ only in "
+            f"punctuation give two training rules the name {clash[0]}; reorder the variants or "
+            "change resources.variants_per_job"
+        )
+    return jobs
 
 
 def job_runs(outputs: Mapping[str, str], variant: str | None = None) -> list[RunOutputs]:
     """The runs of a training job (variant, seed and output paths) from its named outputs
     (:meth:`TrainingJob.outputs`); ``variant`` is the wildcard's value of a one-variant job.
-    Not params, so that regrouping runs into jobs changes no job's params."""
+    The seeds are not params, so that regrouping seeds into jobs changes no job's params (the
+    variants of a group job are: its params hold each one's settings)."""
     runs = []
     for name in outputs.keys():
         if not name.startswith("history_"):
