@@ -65,7 +65,7 @@ def training_dataset(
         dataset = dataset.skip(start_step)
     if steps is not None:
         # its length left unknown: Keras opens a new iterator on a stream of known length once
-        # it has run through it, after the training's last step (0.07-0.17 s per training here)
+        # it has run through it, after the training's last step (0.07 s per training here)
         dataset = dataset.take(steps).filter(lambda step, batch_indices: True)
     gather = _gather(images, labels, image_size, binary)
 
