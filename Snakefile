@@ -6,13 +6,15 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+
+
+# snakemake --report opens on the study's answer once the report rule has written it
+# (augablate.landing), before that on the workflow's description
+report: os.path.abspath(LANDING) if os.path.exists(LANDING) else "workflow/report/workflow.rst"
 
 
 # On a cluster (profiles/slurm) only the trainings are submitted as jobs: the other rules are

@@ -119,18 +119,29 @@ def test_config_readme_documents_every_key():
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["snakemake", "--cores", "2"], "snakemake --cores 4"),
+        (["snakemake", "--cores", "2"], "snakemake --cores all"),
         (
             ["snakemake", "--configfile", "config/cats_vs_dogs.yaml", "mirror.yaml", "-n"],
-            "snakemake --cores 4 --configfile config/cats_vs_dogs.yaml mirror.yaml",
+            "snakemake --cores all --configfile config/cats_vs_dogs.yaml mirror.yaml",
         ),
-        (["snakemake", "--configfile=x.yaml"], "snakemake --cores 4 --configfile x.yaml"),
-        (["snakemake", "--configfile", "./cfg.yaml"], "snakemake --cores 4 --configfile cfg.yaml"),
+        (["snakemake", "--configfile=x.yaml"], "snakemake --cores all --configfile x.yaml"),
+        (
+            ["snakemake", "--configfile", "./cfg.yaml"],
+            "snakemake --cores all --configfile cfg.yaml",
+        ),
         (
             ["snakemake", "-j2", "--config", "variants=[none, all]", "--until", "cache"],
-            "snakemake --cores 4 --config 'variants=[none, all]'",
+            "snakemake --cores all --config 'variants=[none, all]'",
         ),
-        (["snakemake", "--config=a=1", "--cores=3"], "snakemake --cores 4 --config a=1"),
+        (["snakemake", "--config=a=1", "--cores=3"], "snakemake --cores all --config a=1"),
+        (
+            ["snakemake", "-s", "/opt/augablate/Snakefile", "-n", "--configfile", "a.yaml"],
+            "snakemake --cores all -s /opt/augablate/Snakefile --configfile a.yaml",
+        ),
+        (
+            ["snakemake", "--directory=./study", "--cores", "2", "--snakefile", "x/Snakefile"],
+            "snakemake --cores all --directory study --snakefile x/Snakefile",
+        ),
     ],
 )
 def test_reproduce_command_keeps_what_decides_the_study(argv, expected):

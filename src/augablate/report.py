@@ -405,6 +405,7 @@ def build_report(
     run_metrics: Sequence[Mapping],
     figures: Mapping[str, str],
     command: str,
+    config_files: Sequence[str] = (),
     dose_response: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
@@ -442,7 +443,15 @@ def build_report(
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({path})", ""]
     lines += protocol_lines(config, meta, order, seeds, run_metrics)
-    lines += ["", "## Reproduce", "", "```", command, "```", ""]
+    lines += ["", "## Reproduce", ""]
+    if config_files:
+        lines += [
+            "The config files that made this study, later ones overriding earlier ones: "
+            + ", ".join(f"`{name}`" for name in config_files)
+            + ".",
+            "",
+        ]
+    lines += ["```", command, "```", ""]
     return "\n".join(lines)
 
 

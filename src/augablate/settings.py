@@ -316,15 +316,28 @@ def load_config(path: Path | str, overrides: Mapping | None = None) -> dict:
     return validate_config(config)
 
 
-#: Snakemake options that decide a study's result and so belong in its reproduce command.
-_CONFIG_OPTIONS = {"--configfile", "--configfiles", "--config", "-C"}
-_CONFIG_FILE_OPTIONS = {"--configfile", "--configfiles"}
+#: Snakemake options that decide a study's result, or where its files are, and so belong in its
+#: reproduce command: the config files and overrides, the workflow (-s) and the working directory
+#: (relative paths in a config are relative to it).
+_CONFIG_OPTIONS = {
+    "--configfile",
+    "--configfiles",
+    "--config",
+    "-C",
+    "-s",
+    "--snakefile",
+    "-d",
+    "--directory",
+}
+_PATH_OPTIONS = {"--configfile", "--configfiles", "-s", "--snakefile", "-d", "--directory"}
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
     """The command that reproduces a study from the arguments snakemake was called with: its
-    config files and ``--config`` overrides, in order (the cores, targets and other options of
-    one call do not change the result).
+    workflow (``-s``), working directory (``--directory``), config files and ``--config``
+    overrides, in order. ``--cores all``: the number of cores does not change the result (each
+    training's threads are ``resources.train_threads``), and other options of one call (targets,
+    ``-n``, ``--until``) are not part of the study.
 
     Both ``--configfile a.yaml`` and ``--configfile=a.yaml`` are understood, and file paths
     are normalised (``./a.yaml`` is ``a.yaml``), so that two spellings of one study give the
@@ -340,12 +353,16 @@ def reproduce_command(argv: Sequence[str]) -> str:
                 kept.append(option)
                 if equals:
                     kept.append(_config_value(option, value))
+            if option in ("-s", "--snakefile", "-d", "--directory") and equals:
+                option = None  # takes one value
         elif option:
             kept.append(_config_value(option, argument))
-    return " ".join(["snakemake", "--cores", "4", *kept])
+            if option in ("-s", "--snakefile", "-d", "--directory"):
+                option = None
+    return " ".join(["snakemake", "--cores", "all", *kept])
 
 
 def _config_value(option: str, value: str) -> str:
-    if option in _CONFIG_FILE_OPTIONS:
+    if option in _PATH_OPTIONS:
         value = os.path.normpath(value)
     return shlex.quote(value)

@@ -102,6 +102,8 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
+        landing=LANDING,
+        study=STUDY_RECORD,
     log:
         "logs/report/report.log",
     benchmark:
@@ -115,5 +117,6 @@ rule report:
     params:
         config=config,
         command=REPRODUCE_COMMAND,
+        config_files=CONFIG_FILES,
     script:
         "../scripts/report.py"

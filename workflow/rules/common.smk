@@ -15,8 +15,12 @@ os.environ.update(
 )
 
 from augablate.data.download import local_source
-from augablate.data.layout import folder_manifest
+from augablate.data.common import DataError
+from augablate.data.layout import check_links, folder_manifest
 from augablate.figures import AUGMENTATION_GRID, FIGURES
+from augablate.landing import LANDING, STUDY_RECORD, check_report_call
+from augablate.provenance import config_files
+from augablate.runlock import hold_run_lock, runs_jobs
 from augablate.settings import (
     reproduce_command,
     run_params,
@@ -24,9 +28,25 @@ from augablate.settings import (
     validate_config,
 )
 
+# The default study is config/config.yaml, found beside the workflow (not in the working
+# directory), and used only when no --configfile is given: a user's config files stand on the
+# schema's defaults alone, so the same files make the same study from the repository's root,
+# with --directory and with -s (tests/test_config.py).
+if not workflow.overwrite_configfiles:
 
-configfile: "config/config.yaml"
+    configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
+
+#: The config files that made this study, in order (later ones override earlier ones).
+CONFIG_FILES = config_files(workflow.configfiles, workflow.basedir)
+
+# One run at a time in a folder (augablate.runlock): a second one started beside it stops here
+# with a one-line message instead of on the first one's half-made outputs.
+if workflow.is_main_process and runs_jobs(sys.argv):
+    try:
+        hold_run_lock()
+    except RuntimeError as error:
+        raise WorkflowError(str(error)) from None
 
 # Schema first (types, ranges, defaults), then the checks a schema cannot express; both fail
 # before any job runs, naming the config key.
@@ -91,6 +111,10 @@ def folder_source():
             f"config key 'data.path' ({config['data']['path']!r}) names {folder}, which is not a "
             "folder (a relative path is relative to the working directory, --directory)"
         )
+    try:
+        check_links(folder)
+    except DataError as error:
+        raise WorkflowError(str(error)) from None
     return {"path": str(folder), "manifest": folder_manifest(folder)}
 
 
@@ -135,3 +159,10 @@ def train_resources(runs):
 
 
 REPRODUCE_COMMAND = reproduce_command(sys.argv)
+if any(
+    a == "--report" or a.startswith("--report=") for a in sys.argv
+):  # the HTML report describes the study whose results it bundles
+    try:
+        check_report_call(STUDY_RECORD, config)
+    except ValueError as error:
+        raise WorkflowError(str(error)) from None

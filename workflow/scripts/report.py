@@ -9,6 +9,7 @@ from augablate.analysis import noise_floor, study_power
 from augablate.data import load_meta
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.io import atomic_write_text
+from augablate.landing import landing_page, study_record
 from augablate.logs import log_to_file
 from augablate.report import build_report
 
@@ -37,6 +38,30 @@ text = build_report(
     run_metrics=metrics,
     figures=figures,
     command=snakemake.params.command,
+    config_files=snakemake.params.config_files,
     dose_response=pd.read_csv(inputs.dose_response),
 )
 atomic_write_text(output.report, text)
+# the first screen of snakemake --report: the answer, its main figures, what made the study
+atomic_write_text(
+    output.landing,
+    landing_page(
+        title=config["data"]["name"],
+        report=text,
+        figures={
+            os.path.splitext(os.path.basename(path))[0]: (
+                titles[os.path.splitext(os.path.basename(path))[0]],
+                path,
+            )
+            for path in inputs.figures
+        },
+        config_files=snakemake.params.config_files,
+        command=snakemake.params.command,
+    ),
+)
+atomic_write_text(
+    output.study,
+    json.dumps(
+        study_record(config, snakemake.params.config_files, snakemake.params.command), indent=1
+    ),
+)

@@ -12,6 +12,7 @@ What is not, skipped and counted (in the cache's ``meta.json``, the log and the 
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -201,6 +202,17 @@ def folder_manifest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_links(folder: Path) -> None:
+    """Refuse a folder with a link that leads nowhere, naming it (copying would fail on it
+    with a traceback, and what it stood for would be silently missing from the data)."""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_symlink() and not path.exists():
+            raise DataError(
+                f"{path} is a link to {os.readlink(path)}, which does not exist (config key "
+                "'data.path'): remove the link or make it point to the image"
+            )
+
+
 def import_folder(source: Path, images: Path) -> Path:
     """Copy a folder with the layout (``source`` or its single subfolder holds ``train/`` and
     ``validation/``) to ``images``, checked like an archive; complete or absent. Everything is
@@ -211,6 +223,7 @@ def import_folder(source: Path, images: Path) -> Path:
     if not source.is_dir():
         raise DataError(f"folder {source} does not exist (config key 'data.path')")
     root = find_split_root(source, where=f"folder {source}")
+    check_links(root)
     check_layout(root, where=f"folder {source}", relative_to=source)
     with staged_directory(images) as (staging, publish):
         copy = staging / "images"
