@@ -61,8 +61,11 @@ def run_params(config: Mapping, variant: str) -> dict:
     the rule's input files: a rebuilt cache reruns every training.
     """
     active = augmentation_settings(config).for_variant(variant)
+    train = {key: value for key, value in config["train"].items() if key != "seeds"}
+    if train.get("learning_rate_schedule") == "constant":
+        del train["learning_rate_schedule"]  # the default, as before the key: nothing reruns
     return {
-        "train": {key: value for key, value in config["train"].items() if key != "seeds"},
+        "train": train,
         "model": dict(config["model"]),
         "evaluation": dict(config["evaluation"]),
         "augmentation": active.active_ranges(),
@@ -215,6 +218,7 @@ def train_settings(config: Mapping) -> TrainSettings:
         steps_per_epoch=train["steps_per_epoch"],
         epochs=train["epochs"],
         learning_rate=train["learning_rate"],
+        learning_rate_schedule=train.get("learning_rate_schedule", "constant"),
         filters=list(model["filters"]),
         dense_units=model["dense_units"],
         deterministic=train["deterministic"],

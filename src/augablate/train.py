@@ -87,6 +87,7 @@ class TrainSettings:
     steps_per_epoch: int = 100
     epochs: int = 100
     learning_rate: float = 1e-4
+    learning_rate_schedule: str = "constant"  # or "cosine": decays to 0 over the run
     filters: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     dense_units: int = 512
     deterministic: bool = True
