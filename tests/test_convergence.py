@@ -1,0 +1,54 @@
+"""Per-variant slopes of the last epochs and collapses within the endpoint, against
+independent computations (scipy's linregress, the t quantile written out)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from augablate.convergence import convergence_table
+
+
+def histories(slopes_by_seed, epochs=20, collapse=None):
+    rows = []
+    for variant, slopes in slopes_by_seed.items():
+        for seed, slope in enumerate(slopes, start=1):
+            for epoch in range(1, epochs + 1):
+                accuracy = 0.8 + slope * epoch + 0.001 * ((epoch * seed) % 3)
+                if collapse == (variant, seed, epoch):
+                    accuracy -= 0.10
+                rows.append(
+                    {"variant": variant, "seed": seed, "epoch": epoch, "val_accuracy": accuracy}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_slopes_and_intervals_match_linregress_and_the_t_interval():
+    table = convergence_table(
+        histories({"rising": [0.004, 0.006, 0.005], "flat": [0.0005, -0.0004, 0.0]}),
+        window=10,
+        last_k=5,
+    ).set_index("variant")
+    data = histories({"rising": [0.004, 0.006, 0.005]})
+    per_seed = [
+        stats.linregress(run["epoch"][-10:], run["val_accuracy"][-10:]).slope
+        for _, run in data.groupby("seed")
+    ]
+    mean, sd = np.mean(per_seed), np.std(per_seed, ddof=1)
+    half = stats.t.ppf(0.975, 2) * sd / np.sqrt(3)
+    row = table.loc["rising"]
+    assert row["slope_per_epoch"] == pytest.approx(mean, abs=1e-12)
+    assert (row["slope_ci_low"], row["slope_ci_high"]) == pytest.approx(
+        (mean - half, mean + half), abs=1e-12
+    )
+    assert bool(row["still_rising"]) and not bool(table.loc["flat", "still_rising"])
+    assert row["window"] == 10 and row["seeds"] == 3 and row["endpoint_epochs"] == 15
+
+
+def test_a_single_collapsed_epoch_in_the_endpoint_is_counted_once():
+    table = convergence_table(
+        histories({"none": [0.0, 0.0, 0.0]}, collapse=("none", 2, 19)), last_k=5
+    )
+    assert table["collapsed_epochs"].tolist() == [1]
+    before = convergence_table(histories({"none": [0.0] * 3}, collapse=("none", 2, 14)), last_k=5)
+    assert before["collapsed_epochs"].tolist() == [0]  # outside the last 5 epochs
