@@ -5,8 +5,8 @@ variance components of the real default (digits) and cats-vs-dogs runs, and synt
 (the seed part dominating, the image part dominating, no seed effect). Each simulated study has
 the full design (none, 6 transforms alone, all, all minus each: 12 primary contrasts) and is
 analysed by the workflow's own estimator, Holm's correction and verdict rule. The benchmark runs
-thousands of studies per scenario and its numbers are in the README; here a few hundred keep the
-suite fast, with a Monte Carlo allowance of 3 standard errors.
+thousands of studies per scenario and its numbers are in docs/statistics.md; here a few hundred
+keep the suite fast, with a Monte Carlo allowance of 3 standard errors.
 """
 
 import json

@@ -2,7 +2,8 @@
 
 import re
 
-from conftest import REPO
+import pytest
+from conftest import REPO, job_stats, run_snakemake, write_image_tree
 
 
 def readme_commands():
@@ -29,3 +30,17 @@ def test_pins_agree_across_pip_and_conda_routes():
             assert pins.get(name) == version, (
                 f"{path.name}: {name}=={version}, pyproject has {pins.get(name)}"
             )
+
+
+@pytest.mark.slow
+def test_the_readme_config_for_your_own_images_plans_a_study(tmp_path):
+    """The minimal config the README gives for one's own images is valid as written and plans
+    its trainings (it stands on the schema's defaults, not on config/config.yaml)."""
+    text = (REPO / "README.md").read_text()
+    config = re.search(r"```yaml\n(# my-study\.yaml\n.+?)```", text, flags=re.S).group(1)
+    images = write_image_tree(tmp_path / "my-photos")
+    (tmp_path / "my-study.yaml").write_text(config.replace("/data/my-photos", str(images)))
+    result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", "my-study.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_stats(result.stdout)
+    assert counts.get("import_folder") == 1 and counts.get("report") == 1, counts

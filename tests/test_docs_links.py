@@ -1,0 +1,66 @@
+"""The documentation's relative links lead to files in the tree, and the README stays short.
+
+Pages were split out of the README (issue 21); a moved section or a renamed file would otherwise
+leave links that lead nowhere, which nobody notices until a newcomer clicks one.
+"""
+
+import re
+from urllib.parse import unquote
+
+import pytest
+from conftest import REPO
+
+PAGES = sorted(
+    {
+        REPO / "README.md",
+        *(REPO / "docs").glob("*.md"),
+        REPO / "benchmarks" / "README.md",
+        REPO / "config" / "README.md",
+    }
+)
+
+# [text](target) or [text](target "title"); the text may hold backquotes, not brackets.
+LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+FENCE = re.compile(r"^(```|~~~).*?^\1", flags=re.S | re.M)
+
+
+def links(page):
+    """Every link target of a markdown page, outside fenced code blocks."""
+    return LINK.findall(FENCE.sub("", page.read_text()))
+
+
+def relative_targets(page):
+    for target in links(page):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, flags=re.I):  # http:, https:, mailto:
+            continue
+        path = unquote(target.split("#", 1)[0])
+        if path:  # a bare "#anchor" points into the page itself
+            yield target, path
+
+
+def test_the_pages_exist():
+    missing = [str(page.relative_to(REPO)) for page in PAGES if not page.exists()]
+    assert not missing, f"documentation pages missing: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_lead_to_files_in_the_tree(page):
+    broken = [
+        target
+        for target, path in relative_targets(page)
+        if not (page.parent / path).resolve().exists()
+    ]
+    assert not broken, f"{page.relative_to(REPO)} links to missing files: {broken}"
+
+
+def test_the_link_parser_finds_links():
+    readme = list(relative_targets(REPO / "README.md"))
+    assert ("config/README.md", "config/README.md") in readme
+    assert any(path.startswith("docs/") for _, path in readme)
+
+
+def test_the_readme_is_a_five_minute_read():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 200, "README.md is over 200 lines: move detail to docs/"
+    for phrase in ("this stop", "previous stop", "last CI run"):
+        assert phrase not in text.lower(), f"README.md says {phrase!r}"
