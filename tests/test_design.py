@@ -82,3 +82,20 @@ def test_points_are_named_as_the_one_at_a_time_design_names_them():
 def test_impossible_designs_name_the_config_key(factors, options, message):
     with pytest.raises(ValueError, match=message):
         build_design(factors, **options)
+
+
+def test_a_factorial_config_trains_the_design_points_named_as_variants():
+    from conftest import REPO
+
+    from augablate.settings import ConfigError, load_config
+
+    smoke = REPO / "config" / "smoke.yaml"
+    config = load_config(
+        smoke, {"design": {"type": "factorial", "transforms": ["zoom", "rotation"]}}
+    )
+    assert config["variants"] == ["none", "zoom", "rotation", "rotation+zoom"]
+    assert load_config(smoke)["variants"] == ["none", "rotation", "all"]  # one-at-a-time
+    with pytest.raises(ConfigError, match="'design.transforms' names \\['vertical_flip'\\]"):
+        load_config(
+            smoke, {"design": {"type": "factorial", "transforms": ["vertical_flip", "zoom"]}}
+        )

@@ -152,3 +152,15 @@ def design_from_config(config: Mapping, enabled: Sequence[str]) -> Design | None
             f"switches off or does not know; allowed: {list(enabled)}"
         )
     return build_design(transforms, design.get("resolution"), design.get("generators"))
+
+
+def apply_design(config: dict) -> Design | None:
+    """Set ``config['variants']`` to the design's points when the study is factorial (the
+    variants list is then the design's, whatever it was); return the design or None."""
+    from augablate.variants import AugmentationSettings
+
+    enabled = AugmentationSettings.from_config(config["augmentation"]).enabled()
+    design = design_from_config(config, enabled)
+    if design is not None:
+        config["variants"] = list(dict.fromkeys(design.variants(enabled)))
+    return design

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from augablate.design import apply_design
 from augablate.model import check_image_size
 from augablate.train import RunOutputs, TrainSettings
 from augablate.variants import TRANSFORMS, AugmentationSettings
@@ -305,6 +306,10 @@ def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
     for _ in _with_defaults(Draft202012Validator)(schema).iter_errors(config):
         pass  # filling the defaults; the config was valid
+    try:
+        apply_design(config)  # a factorial design chooses the variants
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     check_config(config)
     return config
 

@@ -1,0 +1,145 @@
+"""Effects of a factorial study: main effects and two-factor interactions with their intervals
+over seeds and images, from the one model of all runs (:class:`augablate.inference.StudyModel`).
+
+- A transform's **main effect**: the mean validation accuracy of the design's runs with the
+  transform on minus the mean with it off, *averaged over the other transforms' settings*.
+  Every training of the design informs it.
+- An **interaction** of two transforms: how much larger the effect of one is when the other is
+  on than when it is off (the same number both ways round). Negative: they stand in for one
+  another (together they add less than the sum of their parts); positive: they reinforce.
+
+In a fraction (2^(k-p)) some effects share their contrast column with others (aliases): the
+table names one per chain and lists the rest; its number is their sum. Main effects form the
+primary family (Holm's correction, the three verdicts); interactions are descriptive unless
+``design.interactions_primary`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from augablate.design import Design
+
+MAIN, INTERACTION = "main effect", "interaction"
+
+EFFECT_COLUMNS = [
+    "effect",
+    "kind",
+    "transforms",
+    "aliases",
+    "primary",
+    "population",
+    "method",
+    "runs",
+    "seeds",
+    "images",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "standard_error",
+    "df",
+    "p_value",
+    "p_holm",
+    "margin",
+    "p_equivalence",
+    "p_equivalence_holm",
+    "minimum_detectable_effect",
+    "verdict",
+]
+
+
+def effect_weights(design: Design, label: str) -> np.ndarray:
+    """Weights over the design points (the design's order) of an effect: a main effect is the
+    mean at +1 minus the mean at -1 (weights +-2/N); an interaction ``a:b`` the effect of a
+    with b on minus with b off (weights +-4/N)."""
+    column = design.effect_columns(order=label.count(":") + 1)[label]
+    return column / (design.runs / (2 * (label.count(":") + 1)))
+
+
+def effect_labels(design: Design, order: int = 2) -> list[tuple[str, list[str]]]:
+    """(effect, its aliases) for each distinct estimable effect up to ``order`` factors: the
+    first of each alias chain in the design's order (main effects first)."""
+    aliases = design.aliases(order)
+    seen: set[str] = set()
+    labels = []
+    for label in design.effect_columns(order):
+        if label in seen:
+            continue
+        seen.update([label, *aliases[label]])
+        labels.append((label, aliases[label]))
+    return labels
+
+
+def effects_table(
+    scores: np.ndarray,
+    design: Design,
+    *,
+    alpha: float = 0.05,
+    margin: float = 0.01,
+    interactions_primary: bool = False,
+) -> pd.DataFrame:
+    """Every estimable main effect and two-factor interaction of ``design`` from ``scores``
+    [design points in the design's order, seeds, images] (accuracy units, 1 = 100 points)."""
+    from augablate.analysis import verdict
+    from augablate.inference import StudyModel, holm
+
+    model = StudyModel.fit(scores)
+    labels = effect_labels(design)
+    primary_count = sum(1 for label, _ in labels if ":" not in label or interactions_primary)
+    level = alpha / max(primary_count, 1)
+    rows = []
+    for label, aliases in labels:
+        kind = INTERACTION if ":" in label else MAIN
+        primary = kind == MAIN or interactions_primary
+        estimate = model.contrast(effect_weights(design, label))
+        low, high = estimate.interval(1 - alpha)
+        rows.append(
+            {
+                "effect": label,
+                "kind": kind,
+                "transforms": label.replace(":", " and "),
+                "aliases": " = ".join(aliases),
+                "primary": primary,
+                "population": estimate.population,
+                "method": estimate.method,
+                "runs": design.runs,
+                "seeds": estimate.seeds,
+                "images": estimate.images,
+                "difference": estimate.estimate,
+                "ci_low": low,
+                "ci_high": high,
+                "standard_error": estimate.standard_error,
+                "df": estimate.uncertain_df,
+                "p_value": estimate.p_value(),
+                "margin": margin,
+                "p_equivalence": estimate.equivalence_p_value(margin),
+                "minimum_detectable_effect": estimate.minimum_detectable_effect(
+                    level if primary else alpha
+                ),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["p_holm"] = math.nan
+    table["p_equivalence_holm"] = math.nan
+    chosen = table["primary"].astype(bool)
+    if chosen.any():
+        table.loc[chosen, "p_holm"] = holm(table.loc[chosen, "p_value"])
+        table.loc[chosen, "p_equivalence_holm"] = holm(table.loc[chosen, "p_equivalence"])
+    table["verdict"] = [verdict(row, alpha) for _, row in table.iterrows()]
+    return table[EFFECT_COLUMNS]
+
+
+def design_scores(images: pd.DataFrame, variants: Sequence[str]) -> np.ndarray:
+    """The per-image scores [variants in the given order, seeds, images] of the seeds and
+    images every one of ``variants`` has (a design's points, in the design's order)."""
+    tables = [
+        images[images["variant"] == v].pivot(index="seed", columns="image", values="score")
+        for v in variants
+    ]
+    seeds = sorted(set.intersection(*(set(t.index) for t in tables)))
+    common = sorted(set.intersection(*(set(t.columns) for t in tables)))
+    return np.stack([t.loc[seeds, common].to_numpy(float) for t in tables])
