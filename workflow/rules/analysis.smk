@@ -90,7 +90,15 @@ rule report:
     input:
         **{
             name: TABLES[name]
-            for name in ("runs", "variants", "contrasts", "mcnemar", "dose_response")
+            for name in (
+                "runs",
+                "variants",
+                "contrasts",
+                "mcnemar",
+                "dose_response",
+                "convergence",
+                "endpoint",
+            )
         },
         metrics=run_outputs("metrics.json"),
         meta=CACHE_FILES["meta"],

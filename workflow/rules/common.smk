@@ -77,6 +77,8 @@ TABLES = {
         "contrasts",
         "mcnemar",
         "dose_response",
+        "convergence",
+        "endpoint",
     )
 }
 #: The study's figures: those of the registry that apply to its variants.

@@ -6,6 +6,8 @@ import logging
 import pandas as pd
 
 from augablate import analysis
+from augablate.convergence import convergence_table
+from augablate.endpoint import endpoint_table
 from augablate.io import atomic_write_csv
 from augablate.logs import log_to_file
 
@@ -23,9 +25,15 @@ for history_path, predictions_path, metrics_path in zip(
 history = analysis.tidy_histories(histories)
 images = analysis.image_table(predictions, params["last_k"])
 runs = analysis.run_summary(history, params["last_k"])
-contrasts = analysis.contrasts(
-    images, alpha=params["alpha"], margin=params["equivalence_margin"] / 100
-)
+
+
+def study_contrasts(table):
+    return analysis.contrasts(
+        table, alpha=params["alpha"], margin=params["equivalence_margin"] / 100
+    )
+
+
+contrasts = study_contrasts(images)
 pairs = analysis.contrast_pairs(images["variant"].unique())
 logging.info(
     "%d runs, %d distinct validation images, %d contrasts (%d primary)",
@@ -43,3 +51,8 @@ atomic_write_csv(outputs.curves, analysis.learning_curves(history))
 atomic_write_csv(outputs.contrasts, contrasts)
 atomic_write_csv(outputs.mcnemar, analysis.mcnemar_table(images, pairs, params["alpha"]))
 atomic_write_csv(outputs.dose_response, analysis.dose_response(variants, contrasts))
+atomic_write_csv(outputs.convergence, convergence_table(history, last_k=params["last_k"]))
+atomic_write_csv(
+    outputs.endpoint,
+    endpoint_table(predictions, int(history["epoch"].max()), study_contrasts),
+)
