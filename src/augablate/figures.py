@@ -244,6 +244,78 @@ def dose_response(table: pd.DataFrame) -> plt.Figure:
     return figure
 
 
+def main_effects(effects: pd.DataFrame) -> plt.Figure:
+    """Each transform's main effect (on minus off, averaged over the other transforms'
+    settings) with its 95% CI over seeds and images, from the effects table, coloured by
+    verdict; the shaded band is the equivalence margin."""
+    plt = pyplot()
+    table = effects[effects["kind"] == "main effect"].reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(7, 0.45 * max(len(table), 1) + 1.4))
+    margin = float(table["margin"].iloc[0]) * 100 if len(table) else 0.0
+    axis.axvspan(-margin, margin, color="#d6eaf8", alpha=0.6, lw=0)
+    axis.axvline(0, color="grey", lw=1)
+    y = np.arange(len(table))[::-1]
+    for position, (_, row) in zip(y, table.iterrows(), strict=True):
+        axis.errorbar(
+            row["difference"] * 100,
+            position,
+            xerr=[
+                [(row["difference"] - row["ci_low"]) * 100],
+                [(row["ci_high"] - row["difference"]) * 100],
+            ],
+            fmt="o",
+            color=VERDICT_COLORS.get(row["verdict"], "#34495e"),
+            capsize=3,
+        )
+    axis.set_yticks(y, [f"{row['effect']} ({row['verdict']})" for _, row in table.iterrows()])
+    axis.set_xlabel(
+        "main effect on final validation accuracy (points): on minus off, averaged over the "
+        f"other transforms; 95% CI over seeds and images; shaded: +-{margin:g}"
+    )
+    axis.set_title("Main effects (primary family, Holm-corrected)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def interactions(effects: pd.DataFrame) -> plt.Figure:
+    """Two-factor interactions as a matrix: cell (a, b) is how much larger a's effect is with b
+    on than off (points), with its 95% CI, from the effects table; aliased pairs share one
+    estimate (their chain's), marked with =; white where the design cannot estimate it."""
+    plt = pyplot()
+    table = effects[effects["kind"] == "interaction"]
+    factors = list(effects.loc[effects["kind"] == "main effect", "effect"])
+    values = np.full((len(factors), len(factors)), np.nan)
+    notes = [["" for _ in factors] for _ in factors]
+    for _, row in table.iterrows():
+        for label in [row["effect"], *filter(None, str(row["aliases"]).split(" = "))]:
+            if label.count(":") != 1 or label == "nan":
+                continue
+            first, second = (factors.index(name) for name in label.split(":"))
+            values[first, second] = values[second, first] = row["difference"] * 100
+            alias = "" if label == row["effect"] else "=\n"
+            notes[first][second] = notes[second][first] = (
+                f"{alias}{row['difference'] * 100:+.1f}\n"
+                f"[{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
+            )
+    figure, axis = plt.subplots(figsize=(1.3 * len(factors) + 2.5, 1.1 * len(factors) + 1.5))
+    bound = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
+    image = axis.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound)
+    for i, j in np.ndindex(values.shape):
+        if notes[i][j]:
+            axis.text(j, i, notes[i][j], ha="center", va="center", fontsize=6)
+    axis.set_xticks(range(len(factors)), factors, rotation=45, ha="right", fontsize=8)
+    axis.set_yticks(range(len(factors)), factors, fontsize=8)
+    figure.colorbar(
+        image, ax=axis, label="interaction (points): effect with the other on minus off"
+    )
+    axis.set_title(
+        "Two-factor interactions, 95% CI over seeds and images (descriptive; = aliased)",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    return figure
+
+
 def _contrast_label(row) -> str:
     return f"{row['variant']} vs {row['baseline']} ({row['verdict']})"
 
@@ -292,10 +364,12 @@ class Figure:
     options: tuple = ()  # further arguments after the tables
     only_with: str | None = None  # a kind of variant the study must have (e.g. "strength")
 
-    def applies(self, variants) -> bool:
-        """Whether a study with these variants draws this figure."""
+    def applies(self, variants, factorial: bool = False) -> bool:
+        """Whether a study with these variants (and design) draws this figure."""
         from augablate.variants import variant_kind
 
+        if self.only_with == "factorial":
+            return factorial
         return self.only_with is None or any(variant_kind(v) == self.only_with for v in variants)
 
     def draw(self, tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
@@ -324,6 +398,25 @@ FIGURES: dict[str, Figure] = {
             ("dose_response",),
             "dose_response",
             only_with="strength",
+        ),
+        Figure(
+            "main_effects",
+            "Main effects of the factorial design",
+            "Each transform's main effect: the mean final validation accuracy of the runs with it "
+            "on minus those with it off, averaged over the other transforms' settings, with its "
+            "95% CI over seeds and images, coloured by verdict.",
+            ("effects",),
+            "main_effects",
+            only_with="factorial",
+        ),
+        Figure(
+            "interactions",
+            "Two-factor interactions",
+            "How much larger one transform's effect is with the other on than off, with its 95% "
+            "CI over seeds and images; aliased pairs share their chain's estimate.",
+            ("effects",),
+            "interactions",
+            only_with="factorial",
         ),
         Figure(
             "final_accuracy",

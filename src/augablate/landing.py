@@ -21,8 +21,14 @@ from pathlib import Path
 LANDING = "results/report-landing.rst"
 #: And the config that made the study, to check a later ``--report`` call against.
 STUDY_RECORD = "results/report-study.json"
-#: The figures shown on the first screen, in this order, when the study has them.
-MAIN_FIGURES = ("contrasts", "learning_curves_accuracy", "final_accuracy")
+#: The figures shown on the first screen: the first three of these the study has.
+MAIN_FIGURES = (
+    "main_effects",
+    "interactions",
+    "contrasts",
+    "learning_curves_accuracy",
+    "final_accuracy",
+)
 
 
 def answer_markdown(report: str) -> str:
@@ -67,7 +73,7 @@ def landing_page(
     import markdown
 
     answer = markdown.markdown(answer_markdown(report), extensions=["tables"])
-    shown = [_image(figures[name][1], figures[name][0]) for name in MAIN_FIGURES if name in figures]
+    shown = [_image(*reversed(figures[name])) for name in MAIN_FIGURES if name in figures][:3]
     files = "".join(f"<li><code>{html.escape(f)}</code></li>" for f in config_files)
     body = "\n".join(
         [

@@ -22,6 +22,8 @@ rule aggregate:
             key: config["analysis"][key]
             for key in ("last_k", "alpha", "equivalence_margin")
         },
+        # the factorial design whose effects the tables give (one-at-a-time: none)
+        design={"design": config["design"], "enabled": ENABLED},
     script:
         "../scripts/aggregate.py"
 

@@ -21,6 +21,7 @@ from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.landing import LANDING, STUDY_RECORD, check_report_call
 from augablate.provenance import config_files
 from augablate.runlock import hold_run_lock, runs_jobs
+from augablate.variants import AugmentationSettings
 from augablate.settings import (
     reproduce_command,
     run_params,
@@ -63,7 +64,11 @@ CACHE_FILES = {
     "validation_labels": f"{CACHE}/validation-labels.npy",
     "meta": f"{CACHE}/meta.json",
 }
-VARIANTS = config["variants"]
+VARIANTS = config[
+    "variants"
+]  # a factorial design's points when design.type is factorial
+#: The transforms the study switches on (what `all` means; a factorial design's default factors).
+ENABLED = AugmentationSettings.from_config(config["augmentation"]).enabled()
 SEEDS = config["train"]["seeds"]
 RUN = "results/runs/{variant}/seed-{seed}"
 TABLES = {
@@ -79,10 +84,15 @@ TABLES = {
         "dose_response",
         "convergence",
         "endpoint",
+        "effects",
     )
 }
 #: The study's figures: those of the registry that apply to its variants.
-STUDY_FIGURES = [name for name, figure in FIGURES.items() if figure.applies(VARIANTS)]
+STUDY_FIGURES = [
+    name
+    for name, figure in FIGURES.items()
+    if figure.applies(VARIANTS, factorial=config["design"]["type"] == "factorial")
+]
 GRID = f"results/figures/{AUGMENTATION_GRID.name}.png"
 
 

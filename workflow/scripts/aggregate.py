@@ -7,7 +7,9 @@ import pandas as pd
 
 from augablate import analysis
 from augablate.convergence import convergence_table
+from augablate.design import design_from_config
 from augablate.endpoint import endpoint_table
+from augablate.factorial import EFFECT_COLUMNS, design_scores, effects_table
 from augablate.io import atomic_write_csv
 from augablate.logs import log_to_file
 
@@ -56,3 +58,15 @@ atomic_write_csv(
     outputs.endpoint,
     endpoint_table(predictions, int(history["epoch"].max()), study_contrasts),
 )
+study = snakemake.params.design  # {"design": config["design"], "enabled": [...]}
+design = design_from_config(study, study["enabled"])
+effects = pd.DataFrame(columns=EFFECT_COLUMNS)
+if design is not None:  # a factorial study: its main effects and interactions
+    effects = effects_table(
+        design_scores(images, design.variants(study["enabled"])),
+        design,
+        alpha=params["alpha"],
+        margin=params["equivalence_margin"] / 100,
+        interactions_primary=study["design"]["interactions_primary"],
+    )
+atomic_write_csv(outputs.effects, effects)
