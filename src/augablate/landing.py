@@ -32,17 +32,20 @@ MAIN_FIGURES = (
 
 
 def answer_markdown(report: str) -> str:
-    """The ``## Answer`` section of a report in markdown, without its heading."""
+    """The answer of a report in markdown: its ``## Answer`` section, preceded by the factorial
+    design's section when the study has one (headings of those sections kept, the first's
+    dropped)."""
     lines = report.splitlines()
     try:
-        start = lines.index("## Answer") + 1
+        answer = lines.index("## Answer")
     except ValueError:
         raise ValueError("the report has no '## Answer' section") from None
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Factorial")), answer)
     end = next(
-        (i for i in range(start, len(lines)) if lines[i].startswith("## ")),
+        (i for i in range(answer + 1, len(lines)) if lines[i].startswith("## ")),
         len(lines),
     )
-    return "\n".join(lines[start:end]).strip() + "\n"
+    return "\n".join(lines[start + 1 : end]).strip() + "\n"
 
 
 def _image(path: Path, title: str) -> str:

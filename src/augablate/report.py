@@ -407,12 +407,16 @@ def build_report(
     command: str,
     config_files: Sequence[str] = (),
     dose_response: pd.DataFrame | None = None,
+    effects: pd.DataFrame | None = None,
+    design_text: str = "",
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
     analysis = config.get("analysis", {})
     seeds = sorted(int(s) for s in runs["seed"].unique())
     order = variant_order(runs["variant"])
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
+    if effects is not None and not effects.empty:  # a factorial study answers by its effects
+        lines += factorial_lines(effects, design_text, len(order), len(seeds))
     lines += answer_section(contrasts, variants, floor, power, seeds, analysis.get("last_k", 5))
     settings = AugmentationSettings.from_config(config["augmentation"])
     if any("shear" in settings.for_variant(variant).enabled() for variant in order):
@@ -542,3 +546,118 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
             f"{pd.Series(evaluation_seconds).median():.2f} s of evaluation.",
         ]
     return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Factorial studies
+# --------------------------------------------------------------------------------------------
+
+
+def factorial_lines(effects: pd.DataFrame, design_text: str, runs: int, seeds: int) -> list[str]:
+    """The factorial design's answer: main effects with verdicts (the primary family), the
+    two-factor interactions and the alias structure, in words."""
+    if effects is None or effects.empty:
+        return []
+    main = effects[effects["kind"] == "main effect"]
+    pairs = effects[effects["kind"] == "interaction"]
+    primary = effects[effects["primary"].astype(bool)]
+    lines = [
+        "## Factorial design: main effects and interactions",
+        "",
+        f"{design_text}: {runs} design points x {plural(seeds, 'seed')} = "
+        f"{runs * seeds} trainings. Every training informs every main effect: a transform's "
+        "main effect is the mean accuracy of the runs with it on minus the mean with it off, "
+        "averaged over the other transforms' settings. Intervals are over seeds and "
+        "validation images, from one model of all runs.",
+        "",
+        f"### Main effects ({plural(len(primary), 'effect')}, Holm-corrected together)",
+        "",
+        table(
+            [
+                [
+                    f"`{row['effect']}`",
+                    points(row["difference"]),
+                    interval_text(row["ci_low"], row["ci_high"]),
+                    p_text(row["p_holm"]),
+                    f"{row['minimum_detectable_effect'] * 100:.1f}",
+                    VERDICTS[row["verdict"]].format(margin=margin_text(row["margin"])),
+                ]
+                for _, row in main.iterrows()
+            ],
+            [
+                "transform",
+                "main effect (pts)",
+                "95% CI (seeds and images)",
+                "Holm p",
+                "detectable (pts, 80% power)",
+                "verdict",
+            ],
+        ),
+        "",
+    ]
+    for _, row in main.iterrows():
+        lines.append(f"- {_main_effect_sentence(row)}")
+    lines += ["", "### Two-factor interactions (descriptive)", ""]
+    if pairs.empty:
+        lines += ["This design estimates no two-factor interaction.", ""]
+    else:
+        lines += [
+            "An interaction of two transforms is how much larger the effect of one is when the "
+            "other is on than when it is off (the same both ways round): negative, they stand "
+            "in for one another (together they add less than the sum of their parts); positive, "
+            "they reinforce each other. Aliased effects cannot be told apart by this design: "
+            "their number is the sum of the chain.",
+            "",
+            table(
+                [
+                    [
+                        row["transforms"],
+                        (
+                            row["aliases"].replace(":", " and ")
+                            if isinstance(row["aliases"], str)
+                            else ""
+                        )
+                        or "(clear)",
+                        points(row["difference"]),
+                        interval_text(row["ci_low"], row["ci_high"]),
+                        p_text(row["p_value"]),
+                    ]
+                    for _, row in pairs.iterrows()
+                ],
+                ["transforms", "aliased with", "interaction (pts)", "95% CI", "unadjusted p"],
+            ),
+            "",
+        ]
+        for _, row in pairs.iterrows():
+            if not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0):
+                lines.append(f"- {_interaction_sentence(row)}")
+        lines.append("")
+    return lines
+
+
+def _main_effect_sentence(row: Mapping) -> str:
+    ci = f"95% CI {interval_text(row['ci_low'], row['ci_high'])} over {row['population']}"
+    words = VERDICTS[row["verdict"]].format(margin=margin_text(row["margin"]))
+    return (
+        f"`{row['effect']}`, averaged over the other transforms' settings, changed validation "
+        f"accuracy by {points(row['difference'])} points ({ci}; Holm-adjusted "
+        f"{p_is(row['p_holm'])}): **{words}**."
+    )
+
+
+def _interaction_sentence(row: Mapping) -> str:
+    first, second = row["effect"].split(":")
+    kind = "stand in for one another" if row["difference"] < 0 else "reinforce each other"
+    alias = f" (aliased with {_aliases(row)})" if _aliases(row) else ""
+    return (
+        f"`{first}` and `{second}` together{alias}: the effect of either is "
+        f"{abs(row['difference']) * 100:.1f} points {'smaller' if row['difference'] < 0 else 'larger'}"
+        f" with the other on than off (95% CI {interval_text(row['ci_low'], row['ci_high'])}, "
+        f"unadjusted {p_is(row['p_value'])}): they {kind}."
+    )
+
+
+def _aliases(row: Mapping) -> str:
+    """An effect's alias chain in words ("" for a clear effect; a CSV gives NaN for none)."""
+    aliases = row["aliases"]
+    return aliases.replace(":", " and ") if isinstance(aliases, str) else ""

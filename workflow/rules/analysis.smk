@@ -100,6 +100,7 @@ rule report:
                 "dose_response",
                 "convergence",
                 "endpoint",
+                "effects",
             )
         },
         metrics=run_outputs("metrics.json"),
@@ -128,5 +129,6 @@ rule report:
         config=config,
         command=REPRODUCE_COMMAND,
         config_files=CONFIG_FILES,
+        enabled=ENABLED,
     script:
         "../scripts/report.py"

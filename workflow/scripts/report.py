@@ -7,6 +7,7 @@ import pandas as pd
 
 from augablate.analysis import noise_floor, study_power
 from augablate.data import load_meta
+from augablate.design import design_from_config
 from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.io import atomic_write_text
 from augablate.landing import landing_page, study_record
@@ -40,6 +41,8 @@ text = build_report(
     command=snakemake.params.command,
     config_files=snakemake.params.config_files,
     dose_response=pd.read_csv(inputs.dose_response),
+    effects=pd.read_csv(inputs.effects),
+    design_text=getattr(design_from_config(config, snakemake.params.enabled), "how", ""),
 )
 atomic_write_text(output.report, text)
 # the first screen of snakemake --report: the answer, its main figures, what made the study
