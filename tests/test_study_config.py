@@ -94,7 +94,7 @@ PLAN = re.compile(
     r"(?P<mem_mb>\d+) MB each\)$",
     re.MULTILINE,
 )
-STUDIES = ["config.yaml", "smoke.yaml", "known_answer.yaml", "cats_vs_dogs.yaml"]
+STUDIES = ["config.yaml", "smoke.yaml", "known_answer.yaml", "cats_vs_dogs.yaml", "factorial.yaml"]
 
 
 def _training_jobs(output: str) -> list[dict]:
