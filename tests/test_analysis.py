@@ -458,3 +458,22 @@ def test_strength_and_combination_variants_get_descriptive_contrasts_and_a_dose_
     row = table.set_index("variant").loc["rotation@20"]
     assert dose.loc[2, "difference"] == row["difference"]
     assert dose.loc[2, "difference_ci_low"] == row["ci_low"]
+
+
+def test_the_margin_is_a_fraction_and_points_are_refused():
+    """analysis.equivalence_margin is in points; the workflow divides by 100. A margin of 1
+    (100 points) would call every contrast negligible: refused with the culprit named."""
+    images = study(images=60)
+    with pytest.raises(ValueError, match="equivalence_margin"):
+        contrasts(images, margin=1.0)
+    assert (contrasts(images, margin=0.025)["margin"] == 0.025).all()
+
+
+def test_an_unbalanced_study_keeps_each_contrast_s_own_seeds_and_says_why():
+    images = study(images=60)
+    images = images[~((images["variant"] == "zoom") & (images["seed"] == 3))]
+    table = contrasts(images)
+    assert set(table["method"]) == {OWN}
+    assert table["method_reason"].str.contains("other seeds").all()
+    zoom = table[table["variant"] == "zoom"].iloc[0]
+    assert zoom["seeds"] == 2 and zoom["run_df"] == 1
