@@ -387,10 +387,32 @@ def dose_response(variants: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFra
     )
 
 
-def paired_matrices(images: pd.DataFrame, variant: str, baseline: str, column: str = "score"):
+def variant_tables(images: pd.DataFrame, column: str = "score") -> dict[str, pd.DataFrame]:
+    """Every variant's seeds x images table of ``column`` (:func:`score_matrix`), from one
+    pivot of the whole table."""
+    wide = images.pivot(index=["variant", "seed"], columns="image", values=column)
+    return {
+        variant: wide.xs(variant, level="variant").dropna(axis=1, how="all").sort_index()
+        for variant in wide.index.get_level_values("variant").unique()
+    }
+
+
+def paired_matrices(
+    images: pd.DataFrame,
+    variant: str,
+    baseline: str,
+    column: str = "score",
+    tables: dict[str, pd.DataFrame] | None = None,
+):
     """(seeds, first, second): the two variants' seeds x images tables over the seeds and
-    images both have, in the same order."""
-    first, second = score_matrix(images, variant, column), score_matrix(images, baseline, column)
+    images both have, in the same order (``tables``: :func:`variant_tables`, to pivot once)."""
+    if tables is None:
+        first, second = (
+            score_matrix(images, variant, column),
+            score_matrix(images, baseline, column),
+        )
+    else:
+        first, second = tables[variant], tables[baseline]
     seeds = sorted(set(first.index) & set(second.index))
     common = sorted(set(first.columns) & set(second.columns))
     return (
@@ -460,7 +482,8 @@ def study_model(images: pd.DataFrame) -> tuple[StudyModel | None, list[str], str
     per_run = images.groupby(["variant", "seed"])["image"].agg(frozenset)
     if per_run.nunique() != 1:
         return None, order, "runs scored other images: each contrast's own seeds"
-    cube = np.stack([score_matrix(images, v).to_numpy(float) for v in order])
+    tables = variant_tables(images)
+    cube = np.stack([tables[v].to_numpy(float) for v in order])
     return StudyModel.fit(cube), order, ""
 
 
@@ -501,7 +524,7 @@ def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -
             planned = model.contrast(weights, POOLED)
         else:
             _, first, second = paired_matrices(images, pair.variant, pair.baseline)
-            estimate = crossed_mean(first - second)
+            estimate = crossed_mean(first - second)  # unbalanced: pivoted per pair
             if estimate.seeds > 1:
                 estimate = replace_reason(estimate, unbalanced)
             ratio = ratio_p = math.nan
@@ -675,11 +698,14 @@ def mcnemar_table(images: pd.DataFrame, pairs: Sequence[Contrast], alpha: float 
     """The exact McNemar test of every contrast in every seed, on last-epoch correctness, and
     the same pair of runs' difference on the last-k scores with its image-sampling SE."""
     rows = []
+    correct, scores = variant_tables(images, "last_epoch_correct"), variant_tables(images)
     for pair in pairs:
         seeds, first, second = paired_matrices(
-            images, pair.variant, pair.baseline, "last_epoch_correct"
+            images, pair.variant, pair.baseline, "last_epoch_correct", correct
         )
-        _, first_scores, second_scores = paired_matrices(images, pair.variant, pair.baseline)
+        _, first_scores, second_scores = paired_matrices(
+            images, pair.variant, pair.baseline, tables=scores
+        )
         for index, seed in enumerate(seeds):
             only_variant, only_baseline, p = mcnemar_exact(first[index], second[index])
             mean, disagreement, standard_error = pair_noise(

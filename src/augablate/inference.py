@@ -289,18 +289,34 @@ def critical_half_widths(uncertain: np.ndarray, df: float, known: float, alpha: 
 
 
 def _bisected_half_widths(uncertain: np.ndarray, df: float, known: float, alpha: float):
+    """The half-widths by the Illinois method (regula falsi that halves a stale end's value) on
+    log tail - log alpha, vectorized: about 10 evaluations of the tail where bisection took
+    50, always within a bracket."""
     scale = np.sqrt(uncertain + known)
     low, high = np.zeros(len(uncertain)), scale * 10
     while True:  # widen until the tail at the upper end is below alpha
         short = reference_tail(high, uncertain, df, known) > alpha
         if not short.any():
             break
+        low = np.where(short, high, low)
         high = np.where(short, high * 4, high)
-    for _ in range(50):
-        middle = (low + high) / 2
-        too_many = reference_tail(middle, uncertain, df, known) > alpha
-        low, high = np.where(too_many, middle, low), np.where(too_many, high, middle)
-    return (low + high) / 2
+    target = math.log(alpha)
+
+    def gap(x):
+        return np.log(np.maximum(reference_tail(x, uncertain, df, known), 1e-300)) - target
+
+    f_low, f_high = gap(low), gap(high)
+    for _ in range(100):
+        x = high - f_high * (high - low) / (f_high - f_low)
+        x = np.where(np.isfinite(x), x, (low + high) / 2)
+        f = gap(x)
+        crossed = np.sign(f) != np.sign(f_high)
+        # the end kept for a second time in a row has its value halved (Illinois)
+        low, f_low = np.where(crossed, high, low), np.where(crossed, f_high, f_low / 2)
+        high, f_high = x, f
+        if np.all((np.abs(high - low) <= 1e-12 * scale) | (np.abs(f) <= 1e-13)):
+            break
+    return high
 
 
 def design(
