@@ -1,30 +1,37 @@
 """Calibration of the study's statistics on simulated studies, with the variance components of
-real runs.
+real runs, and in the scenarios that break pooling the runs of all variants.
 
-For each real study given (its ``results/tables`` folder), the median variance components of its
-verdict contrasts (seed, image, residual; see augablate.inference) and its baseline accuracy
-are measured, and a generative model of per-image results (augablate.simulate) is fitted to
-them. Then, for that scenario and for synthetic extremes, whole studies of the full design
-(none, 6 transforms alone, all, all minus each: 12 primary contrasts) are simulated and
-analysed exactly as the workflow does:
+Scenarios: generative models of per-image results (augablate.simulate) fitted to real studies'
+variance components (``--study name=results/tables``, or ``--reuse`` the fitted ones of an
+earlier ``--json``), synthetic extremes (the seed part dominating, the image part dominating, no
+seed effect), and the departures from equal run variance that pooling assumes away: one variant
+(``none``: the 6 "alone" contrasts) or ``all`` (the 6 "in company" ones) or three variants with 4
+times the run variance of the others, runs of ``none`` and ``all`` that collapse in one late
+epoch on a share of the images, and few images (100). Whole studies of the full design (none,
+6 transforms alone, all, all minus each: 12 primary contrasts, 3 seeds) are simulated and each
+is analysed by three methods on the same data (augablate.inference.StudyModel.contrast):
 
-- null studies (no effect anywhere): the false-positive rate of each test, and the family-wise
-  rate of "helps"/"hurts" verdicts after Holm's correction;
-- a study with one contrast at exactly the equivalence margin: how often it is wrongly called
-  "no effect larger than" the margin;
-- a planted 3-point effect in one contrast at 3 seeds x 1,000 images: the measured power (its
-  verdict "helps", Holm-corrected within the family), beside the power the report's formula
-  states; and the number of seeds that 80% power needs, from the formula, checked by
-  simulation.
+- ``auto``: the workflow's rule (pooled run part, (V - 1)(S - 1) df, unless the contrast's
+  variants' runs vary more than the others': then its own seeds);
+- ``pooled runs``: always pooled (no fallback);
+- ``own seeds``: each contrast's own seeds (S - 1 df): the workflow's method before.
 
-    .venv/bin/python benchmarks/calibration.py --study digits=<default study>/results/tables \
+Null studies (no effect anywhere): the false-positive rate of every test (each of the 12
+contrasts' own rate and their mean), and the family-wise rate of "helps"/"hurts" verdicts after
+Holm's correction. Planted studies: rotation alone +3 points (power: its verdict "helps" after
+Holm) and zoom alone +1 point, exactly the equivalence margin (how often wrongly called "no
+effect larger than ±1 point"), beside the power the design states.
+
+    .venv/bin/python benchmarks/calibration.py --reuse benchmarks/calibration.json \
         --study cats-vs-dogs=docs/example-cats-vs-dogs/tables --json benchmarks/calibration.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -32,18 +39,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augablate.inference import design
+from augablate.inference import OWN, POOLED, design
 from augablate.simulate import (
     DEFAULT_TRANSFORMS,
     Scenario,
     expected_components,
+    family_variants,
     fit_scenario,
     simulate_family,
 )
 
 TRANSFORMS = DEFAULT_TRANSFORMS  # the default study's: 12 primary contrasts
+METHODS = ("auto", POOLED, OWN)
+SEEDS = 3
 
 ALPHA, MARGIN, EFFECT = 0.05, 0.01, 0.03
+PLANTED = {"rotation": EFFECT, "zoom": MARGIN}  # power, and the equivalence boundary
 #: Synthetic extremes: the seed part dominating, the image part dominating, no seed effect.
 SYNTHETIC = {
     "synthetic: seed-dominated": Scenario(accuracy=0.75, run_sd=0.25, churn_sd=0.5),
@@ -54,9 +65,43 @@ SYNTHETIC = {
 }
 
 
+def breaking(base: Scenario) -> dict[str, tuple[Scenario, int | None]]:
+    """Scenarios that break pooling, built on ``base`` (the real default study's fit): the
+    images of ``base``'s study unless given."""
+    replace = dataclasses.replace
+    return {
+        "one variant (none) with 4x run variance": (
+            replace(base, noisy_variants=("none",), noisy_run_factor=4.0),
+            None,
+        ),
+        "all with 4x run variance": (
+            replace(base, noisy_variants=("all",), noisy_run_factor=4.0),
+            None,
+        ),
+        "three variants with 4x run variance": (
+            replace(
+                base,
+                noisy_variants=("rotation", "zoom", "all-minus-shear"),
+                noisy_run_factor=4.0,
+            ),
+            None,
+        ),
+        "runs of none and all collapse (30%: one late epoch wrong on 30% of images)": (
+            replace(
+                base,
+                collapsing_variants=("none", "all"),
+                collapse_chance=0.3,
+                collapse_share=0.3,
+            ),
+            None,
+        ),
+        "few images (100)": (base, 100),
+    }
+
+
 def measured_components(tables: Path) -> dict:
-    """The median variance components of a study's verdict contrasts, its baseline accuracy,
-    seeds and images."""
+    """The median variance components of a study's verdict contrasts (their own, as the
+    generative model is fitted to a contrast's table), its baseline accuracy, seeds, images."""
     contrasts = pd.read_csv(tables / "contrasts.csv")
     variants = pd.read_csv(tables / "variants.csv").set_index("variant")
     chosen = contrasts[contrasts["primary"].astype(bool)].dropna(subset=["seed_variance"])
@@ -75,74 +120,78 @@ def measured_components(tables: Path) -> dict:
     }
 
 
-def rates(scenario: Scenario, seeds: int, images: int, studies: int, rng, planted=None):
-    """Verdicts of ``studies`` simulated full studies: per contrast and family-wise."""
+def simulate(scenario: Scenario, images: int, studies: int, rng, planted=None) -> pd.DataFrame:
+    """Rows of ``studies`` simulated full studies, each analysed by every method."""
     rows = []
     for study in range(studies):
         for row in simulate_family(
-            scenario, TRANSFORMS, seeds, images, rng, planted, ALPHA, MARGIN
+            scenario, TRANSFORMS, SEEDS, images, rng, planted, ALPHA, MARGIN, METHODS
         ):
             rows.append({**row, "study": study})
     return pd.DataFrame(rows)
 
 
-def null_calibration(scenario: Scenario, seeds: int, images: int, studies: int, rng) -> dict:
-    table = rates(scenario, seeds, images, studies, rng)
-    claims = table["verdict"].isin(["helps", "hurts"])
-    return {
-        "studies": studies,
-        "tests": len(table),
-        "false_positive_rate_per_test": float((table["p_value"] < ALPHA).mean()),
-        "familywise_false_verdict_rate": float(claims.groupby(table["study"]).any().mean()),
-        "negligible_verdicts": float((table["verdict"] == "negligible").mean()),
-    }
+def null_calibration(scenario: Scenario, images: int, studies: int, rng) -> dict:
+    table = simulate(scenario, images, studies, rng)
+    table["rejected"] = table["p_value"] < ALPHA
+    table["claim"] = table["verdict"].isin(["helps", "hurts"])
+    result = {"studies": studies, "tests_per_study": 2 * len(TRANSFORMS)}
+    for method, rows in table.groupby("method", sort=False):
+        per_contrast = rows.groupby(["family", "transform"])["rejected"].mean()
+        result[method] = {
+            "false_positive_rate_per_test": float(rows["rejected"].mean()),
+            "false_positive_rate_per_contrast_max": float(per_contrast.max()),
+            "false_positive_rate_per_contrast": {
+                f"{family}: {transform}": float(rate)
+                for (family, transform), rate in per_contrast.items()
+            },
+            "familywise_false_verdict_rate": float(rows.groupby("study")["claim"].any().mean()),
+            "negligible_verdicts": float((rows["verdict"] == "negligible").mean()),
+            "share_pooled": float((rows["used"] == POOLED).mean()),
+        }
+    return result
 
 
-def boundary_calibration(scenario: Scenario, seeds: int, images: int, studies: int, rng) -> dict:
-    """One contrast (rotation alone) at exactly +margin: how often called negligible."""
-    table = rates(scenario, seeds, images, studies, rng, {"rotation": MARGIN})
-    target = table[(table["family"] == "alone") & (table["transform"] == "rotation")]
-    return {
-        "studies": studies,
-        "true_effect_points": MARGIN * 100,
-        "negligible_rate": float((target["verdict"] == "negligible").mean()),
-        "equivalence_rejection_rate_unadjusted": float((target["p_equivalence"] < ALPHA).mean()),
-    }
-
-
-def power_calibration(scenario: Scenario, images: int, studies: int, rng, max_seeds=40) -> dict:
-    """A planted 3-point effect (rotation alone) at 3 seeds, and the seeds 80% power needs."""
-    planted = {"rotation": EFFECT}
+def planted_calibration(scenario: Scenario, images: int, studies: int, rng) -> dict:
+    """Rotation alone +3 points (power), zoom alone +1 point (the equivalence boundary)."""
+    table = simulate(scenario, images, studies, rng, PLANTED)
+    alone = table[table["family"] == "alone"]
     components = expected_components(scenario, images, rng)
     level = ALPHA / (2 * len(TRANSFORMS))  # Holm's strictest step: what the report states
-    stated = design(*components, 3, images).power(EFFECT, level)
-    table = rates(scenario, 3, images, studies, rng, planted)
-    target = table[(table["family"] == "alone") & (table["transform"] == "rotation")]
-    needed = next(
-        (
-            s
-            for s in range(2, max_seeds + 1)
-            if design(*components, s, images).power(EFFECT, level) >= 0.8
-        ),
-        None,
-    )
-    check = None
-    if needed is not None:
-        at_needed = rates(scenario, needed, images, max(studies // 2, 100), rng, planted)
-        hit = at_needed[(at_needed["family"] == "alone") & (at_needed["transform"] == "rotation")]
-        check = float((hit["verdict"] == "helps").mean())
-    return {
-        "effect_points": EFFECT * 100,
-        "seeds": 3,
-        "images": images,
+    variants = len(family_variants(TRANSFORMS))
+    pooled_design = design(*components, SEEDS, images, variants - 1.0)
+    own_design = design(*components, SEEDS, images)
+    result = {
         "studies": studies,
-        "power_holm_family_measured": float((target["verdict"] == "helps").mean()),
-        "power_unadjusted_measured": float((target["p_value"] < ALPHA).mean()),
-        "power_stated_at_holm_strictest_level": stated,
-        "seeds_for_80_percent_power": needed,
-        "power_measured_at_those_seeds": check,
+        "effect_points": EFFECT * 100,
+        "margin_points": MARGIN * 100,
+        "seeds": SEEDS,
+        "images": images,
         "variance_components": dict(zip(("seed", "image", "residual"), components, strict=True)),
+        "power_stated_pooled_at_holm_strictest_level": pooled_design.power(EFFECT, level),
+        "power_stated_own_seeds_at_holm_strictest_level": own_design.power(EFFECT, level),
+        "mde_points_stated_pooled": pooled_design.minimum_detectable_effect(level) * 100,
+        "mde_points_stated_own_seeds": own_design.minimum_detectable_effect(level) * 100,
+        "smallest_margin_points_stated_pooled": pooled_design.smallest_equivalence_margin(level)
+        * 100,
+        "seeds_for_80_percent_power_stated_pooled": next(
+            (
+                s
+                for s in range(2, 41)
+                if design(*components, s, images, variants - 1.0).power(EFFECT, level) >= 0.8
+            ),
+            None,
+        ),
     }
+    for method, rows in alone.groupby("method", sort=False):
+        target = rows[rows["transform"] == "rotation"]
+        boundary = rows[rows["transform"] == "zoom"]
+        result[method] = {
+            "power_holm_family_measured": float((target["verdict"] == "helps").mean()),
+            "power_unadjusted_measured": float((target["p_value"] < ALPHA).mean()),
+            "negligible_rate_at_the_margin": float((boundary["verdict"] == "negligible").mean()),
+        }
+    return result
 
 
 def main() -> None:
@@ -150,63 +199,74 @@ def main() -> None:
     parser.add_argument(
         "--study", action="append", default=[], help="name=path of a study's results/tables folder"
     )
-    parser.add_argument("--studies", type=int, default=2000, help="simulated null studies")
+    parser.add_argument(
+        "--reuse", type=Path, help="take the fitted real-study scenarios of this earlier JSON"
+    )
+    parser.add_argument("--studies", type=int, default=1000, help="simulated null studies")
+    parser.add_argument("--planted", type=int, default=400, help="simulated planted studies")
     parser.add_argument("--last-k", type=int, default=5, help="the studies' analysis.last_k")
     parser.add_argument("--json", type=Path, required=True)
-    parser.add_argument("--no-synthetic", action="store_true", help="only the scenarios of --study")
-    parser.add_argument(
-        "--merge", action="store_true", help="add to the scenarios already in --json"
-    )
     args = parser.parse_args()
-    rng = np.random.default_rng(20261126)
+    rng = np.random.default_rng(20261201)
     started = time.time()
     scenarios, measured = {}, {}
+    if args.reuse:
+        earlier = json.loads(args.reuse.read_text())
+        for name, entry in earlier["scenarios"].items():
+            if name.startswith("like "):
+                scenarios[name] = (Scenario(**entry["scenario"]), entry["images"])
+        measured.update(earlier.get("measured", {}))
     for item in args.study:
         name, path = item.split("=", 1)
-        measured[name] = measured_components(Path(path))
-        m = measured[name]
-        scenarios[f"like {name}"] = fit_scenario(
-            m["accuracy"],
-            (m["seed_variance"], m["image_variance"], m["residual_variance"]),
-            m["seeds"],
+        measured[name] = m = measured_components(Path(path))
+        scenarios[f"like {name}"] = (
+            fit_scenario(
+                m["accuracy"],
+                (m["seed_variance"], m["image_variance"], m["residual_variance"]),
+                m["seeds"],
+                m["images"],
+                args.last_k,
+            ),
             m["images"],
-            args.last_k,
         )
-    if not args.no_synthetic:
-        scenarios.update(SYNTHETIC)
+    scenarios.update({name: (scenario, 1000) for name, scenario in SYNTHETIC.items()})
+    base, base_images = scenarios.get("like digits", (Scenario(), 1000))
+    for name, (scenario, images) in breaking(base).items():
+        scenarios[f"like digits, {name}" if "like digits" in scenarios else name] = (
+            scenario,
+            images or base_images,
+        )
     results = {}
-    for name, scenario in scenarios.items():
-        images = next((m["images"] for n, m in measured.items() if name == f"like {n}"), 1000)
-        print(f"{name}: {scenario}", flush=True)
+    for name, (scenario, images) in scenarios.items():
+        began = time.time()
         results[name] = {
             "scenario": scenario.as_dict(),
             "images": images,
-            "null": null_calibration(scenario, 3, images, args.studies, rng),
-            "boundary": boundary_calibration(scenario, 3, images, args.studies // 2, rng),
-            "power": power_calibration(scenario, 1000, args.studies // 2, rng),
+            "null": null_calibration(scenario, images, args.studies, rng),
+            "planted": planted_calibration(scenario, images, args.planted, rng),
+            "seconds": time.time() - began,
         }
-        print(json.dumps(results[name], indent=1), flush=True)
-    command = (
-        "benchmarks/calibration.py "
-        + " ".join(f"--study {s}" for s in args.study)
-        + f" --studies {args.studies}"
-        + (" --no-synthetic" if args.no_synthetic else "")
-    )
+        print(name, json.dumps(results[name]["null"]["auto"]), flush=True)
     report = {
-        "commands": [command],
+        "command": (
+            "benchmarks/calibration.py"
+            + (f" --reuse {args.reuse}" if args.reuse else "")
+            + "".join(f" --study {s}" for s in args.study)
+            + f" --studies {args.studies} --planted {args.planted} --json {args.json}"
+        ),
         "alpha": ALPHA,
         "margin_points": MARGIN * 100,
+        "seeds": SEEDS,
+        "methods": list(METHODS),
         "measured": measured,
         "scenarios": results,
         "seconds": time.time() - started,
         "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "note": "the machine was shared with a background training run (2 cores); the seconds "
+        "are wall time under that load",
     }
-    if args.merge and args.json.exists():  # add these scenarios to an earlier run's
-        earlier = json.loads(args.json.read_text())
-        report["commands"] = earlier["commands"] + report["commands"]
-        report["measured"] = {**earlier["measured"], **measured}
-        report["scenarios"] = {**earlier["scenarios"], **results}
-        report["seconds"] += earlier["seconds"]
     args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 

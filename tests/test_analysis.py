@@ -22,6 +22,7 @@ from augablate.analysis import (
     learning_curves,
     mcnemar_table,
     noise_floor,
+    pair_noise,
     run_summary,
     study_power,
     t_interval,
@@ -29,7 +30,7 @@ from augablate.analysis import (
     variant_summary,
     verdict,
 )
-from augablate.inference import crossed_mean, holm
+from augablate.inference import OWN, POOLED, CrossedEstimate, crossed_mean, design, holm
 from augablate.simulate import Scenario, simulate_study
 
 
@@ -163,9 +164,10 @@ def study(effects=EFFECTS, seeds=3, images=600, scenario=None, rng_seed=4) -> pd
     return pd.concat(rows, ignore_index=True)
 
 
-def runs_of(images: pd.DataFrame, gap: float = 0.1) -> pd.DataFrame:
+def runs_of(images: pd.DataFrame, gap: float = 0.3) -> pd.DataFrame:
     """A runs table for ``images``: each run's accuracy the mean of its image scores, the
-    other metrics made up (clean and augmented accuracy ``gap`` above it)."""
+    other metrics made up: clean and augmented accuracy ``gap`` of the way from it to 100%
+    (possible accuracies whatever the gap in 0..1)."""
     runs = (
         images.groupby(["variant", "seed"], sort=False)["score"]
         .mean()
@@ -177,8 +179,9 @@ def runs_of(images: pd.DataFrame, gap: float = 0.1) -> pd.DataFrame:
         "final_augmented_batch_accuracy",
         "best_val_accuracy",
     ):
-        runs[metric] = runs["final_val_accuracy"] + gap
-    runs["generalization_gap"] = gap
+        runs[metric] = runs["final_val_accuracy"] + gap * (1 - runs["final_val_accuracy"])
+    runs["generalization_gap"] = runs["final_clean_train_accuracy"] - runs["final_val_accuracy"]
+    assert runs.drop(columns=["variant", "seed"]).apply(lambda c: c.between(0, 1).all()).all()
     runs["min_val_loss"], runs["val_loss_rise"] = 0.5, 0.05
     return runs
 
@@ -199,9 +202,26 @@ def test_contrast_families_and_the_primary_family():
     assert (only.family, only.primary) == (OVERALL, True)
 
 
+def pooled_run_part_by_hand(images: pd.DataFrame) -> tuple[float, float]:
+    """MS_VS / (S I) and its df (V - 1)(S - 1), from the run means by pandas: the variant x
+    seed interaction of a variants x seeds table."""
+    means = images.groupby(["variant", "seed"])["score"].mean().unstack("seed")
+    interaction = (
+        means.sub(means.mean(axis=1), axis=0).sub(means.mean(axis=0), axis=1)
+        + means.to_numpy().mean()
+    )
+    variants, seeds = means.shape
+    image_count = images["image"].nunique()
+    df = (variants - 1) * (seeds - 1)
+    ms_run = image_count * float((interaction.to_numpy() ** 2).sum()) / df
+    return ms_run / (seeds * image_count), float(df)
+
+
 def test_contrasts_match_an_independent_computation_and_holm_runs_over_the_primary_family():
     images = study()
     table = contrasts(images, alpha=0.05, margin=0.01)
+    run_part, run_df = pooled_run_part_by_hand(images)
+    assert run_df == 10  # 6 variants x 3 seeds
     for _, row in table.iterrows():
         first = images[images["variant"] == row["variant"]].pivot(
             index="seed", columns="image", values="score"
@@ -209,10 +229,34 @@ def test_contrasts_match_an_independent_computation_and_holm_runs_over_the_prima
         second = images[images["variant"] == row["baseline"]].pivot(
             index="seed", columns="image", values="score"
         )
-        estimate = crossed_mean((first - second).to_numpy())
+        own = crossed_mean((first - second).to_numpy())
         assert row["difference"] == pytest.approx((first - second).to_numpy().mean())
-        assert row["p_value"] == pytest.approx(estimate.p_value())
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx(estimate.interval())
+        if row["method"] == POOLED:  # pooled run part (2 MS_VS / (S I)), own image part
+            expected = CrossedEstimate(own.estimate, 3, 600, 2 * run_part, run_df, own.image_part)
+            assert row["run_df"] == run_df
+        else:
+            assert row["method"] == OWN and row["run_df"] == 2
+            expected = own
+        assert row["p_value"] == pytest.approx(expected.p_value(), rel=1e-9)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected.interval(), rel=1e-9)
+        assert row["standard_error"] == pytest.approx(expected.standard_error, rel=1e-9)
+        assert row["p_equivalence"] == pytest.approx(expected.equivalence_p_value(0.01), rel=1e-9)
+        # the design columns: the pooled run part whatever the test used, at Holm's
+        # strictest level for the primary family (4 contrasts), alpha for the others
+        level = 0.05 / 4 if row["primary"] else 0.05
+        planned = CrossedEstimate(0.0, 3, 600, 2 * run_part, run_df, own.image_part)
+        assert row["design_level"] == level
+        assert row["minimum_detectable_effect"] == pytest.approx(
+            planned.minimum_detectable_effect(level), rel=1e-6
+        )
+        assert row["smallest_margin"] == pytest.approx(
+            planned.smallest_equivalence_margin(level), rel=1e-6
+        )
+        assert (
+            row["minimum_detectable_effect_ci_low"],
+            row["minimum_detectable_effect_ci_high"],
+        ) == pytest.approx(planned.minimum_detectable_effect_interval(level), rel=1e-6)
+    assert set(table["method"]) == {POOLED, OWN}  # this study has a noisy pair of variants
     primary = table[table["primary"]]
     assert len(primary) == 4 and set(primary["family"]) == {ALONE, IN_COMPANY}
     # Holm over the 4 primary contrasts only, by hand
@@ -319,12 +363,80 @@ def test_mcnemar_table_noise_floor_and_power():
         "last_epoch_correct"
     ].to_numpy()
     assert row["only_variant_right"] == int(((first == 1) & (second == 0)).sum())
+    assert row["test"].startswith("exact McNemar: one seed") and "last-epoch" in row["test"]
+    # the same pair of runs on the report's endpoint: last-k scores
+    scores = [
+        images[(images["variant"] == v) & (images["seed"] == 2)]["score"].to_numpy()
+        for v in ("rotation", "none")
+    ]
+    differences = scores[0] - scores[1]
+    assert row["score_difference"] == pytest.approx(differences.mean(), rel=1e-12)
+    assert row["score_disagreement"] == pytest.approx((differences != 0).mean())
+    assert row["score_standard_error"] == pytest.approx(
+        differences.std(ddof=1) / math.sqrt(len(differences)), rel=1e-12
+    )
     floor = noise_floor(table)
-    disagree = (table["only_variant_right"] + table["only_baseline_right"]) / table["images"]
-    assert floor["disagreement"] == pytest.approx(disagree.median())
-    power = study_power(contrasts(images))
-    assert power["level"] == pytest.approx(0.05 / 4)
+    assert floor == {
+        "images": 600,
+        "disagreement": pytest.approx(table["score_disagreement"].median(), rel=1e-12),
+        "standard_error": pytest.approx(table["score_standard_error"].median(), rel=1e-12),
+    }
+
+
+def test_the_noise_floor_of_two_runs_that_differ_a_lot():
+    """Runs 40 points apart: the SE of their difference is the SD of the per-image
+    differences (the mean's square subtracted) over sqrt(images), not sqrt(mean square)."""
+    first = np.array([1.0] * 70 + [0.0] * 30)
+    second = np.array([0.6] * 50 + [0.0] * 50)
+    mean, disagreement, standard_error = pair_noise(first, second)
+    differences = first - second
+    assert mean == pytest.approx(0.4)
+    assert disagreement == pytest.approx(0.7)
+    assert standard_error == pytest.approx(np.std(differences, ddof=1) / 10, rel=1e-12)
+    assert standard_error < 0.8 * math.sqrt((differences**2).mean() / 100)
+
+
+def test_study_power_is_the_contrasts_design_at_holm_s_strictest_level():
+    images = study()
+    table = contrasts(images)
+    power = study_power(table)
+    primary = table[table["primary"]]
+    assert power["level"] == pytest.approx(0.05 / 4) and power["contrasts"] == 4
+    components = [
+        primary[c].median()
+        for c in ("design_seed_variance", "image_variance", "design_residual_variance")
+    ]
+    planned = design(*components, 3, 600, 5.0)  # pooled: V - 1 = 5 df per seed
+    assert power["run_df"] == 10
+    assert power["detectable"] == pytest.approx(
+        planned.minimum_detectable_effect(0.05 / 4), rel=1e-9
+    )
+    assert (power["detectable_ci_low"], power["detectable_ci_high"]) == pytest.approx(
+        planned.minimum_detectable_effect_interval(0.05 / 4), rel=1e-9
+    )
+    assert power["detectable_twice_the_seeds"] == pytest.approx(
+        design(*components, 6, 600, 5.0).minimum_detectable_effect(0.05 / 4), rel=1e-9
+    )
+    assert power["smallest_margin"] == pytest.approx(
+        planned.smallest_equivalence_margin(0.05 / 4), rel=1e-9
+    )
     assert 0 < power["detectable_twice_the_seeds"] < power["detectable"]
+    # the per-contrast column agrees: a family whose contrasts share their components
+    same = table.copy()
+    for column in ("design_seed_variance", "image_variance", "design_residual_variance"):
+        same.loc[same["primary"], column] = same.loc[same["primary"], column].iloc[0]
+    assert study_power(same)["detectable"] == pytest.approx(
+        primary["minimum_detectable_effect"].iloc[0], rel=1e-6
+    )
+    assert study_power(same)["smallest_margin"] == pytest.approx(
+        primary["smallest_margin"].iloc[0], rel=1e-6
+    )
+    # medians, not means: one contrast with a large image part moves a mean, not a median
+    skewed = same.copy()
+    skewed.loc[skewed.index[0], "image_variance"] *= 50
+    assert study_power(skewed)["detectable"] == pytest.approx(
+        study_power(same)["detectable"], rel=1e-9
+    )
 
 
 def test_strength_and_combination_variants_get_descriptive_contrasts_and_a_dose_response():
@@ -346,3 +458,22 @@ def test_strength_and_combination_variants_get_descriptive_contrasts_and_a_dose_
     row = table.set_index("variant").loc["rotation@20"]
     assert dose.loc[2, "difference"] == row["difference"]
     assert dose.loc[2, "difference_ci_low"] == row["ci_low"]
+
+
+def test_the_margin_is_a_fraction_and_points_are_refused():
+    """analysis.equivalence_margin is in points; the workflow divides by 100. A margin of 1
+    (100 points) would call every contrast negligible: refused with the culprit named."""
+    images = study(images=60)
+    with pytest.raises(ValueError, match="equivalence_margin"):
+        contrasts(images, margin=1.0)
+    assert (contrasts(images, margin=0.025)["margin"] == 0.025).all()
+
+
+def test_an_unbalanced_study_keeps_each_contrast_s_own_seeds_and_says_why():
+    images = study(images=60)
+    images = images[~((images["variant"] == "zoom") & (images["seed"] == 3))]
+    table = contrasts(images)
+    assert set(table["method"]) == {OWN}
+    assert table["method_reason"].str.contains("other seeds").all()
+    zoom = table[table["variant"] == "zoom"].iloc[0]
+    assert zoom["seeds"] == 2 and zoom["run_df"] == 1

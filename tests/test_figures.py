@@ -4,7 +4,6 @@ artists and compared with the table it came from; every learning-curve line says
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from test_analysis import history, study
 from test_report import tables
@@ -110,7 +109,13 @@ def test_final_accuracy_draws_the_variant_intervals_over_seeds_and_images():
 
 
 def test_every_registered_figure_draws_from_its_declared_tables():
-    images, runs, variants, table = tables()
+    from test_analysis import EFFECTS, runs_of
+
+    from augablate.analysis import variant_summary
+
+    images = study(effects={**EFFECTS, "rotation@10": 0.02, "rotation@20": 0.05}, images=200)
+    runs = runs_of(images)
+    variants, table = variant_summary(runs, images), contrasts(images)
     histories = tidy_histories(
         [
             (variant, seed, history(np.linspace(0.5, 0.7, 3)))
@@ -125,8 +130,21 @@ def test_every_registered_figure_draws_from_its_declared_tables():
         "curves": learning_curves(histories),
         "dose_response": dose_response(variants, table),
     }
+    assert all(figure.applies(variants["variant"]) for figure in FIGURES.values())
     for figure in FIGURES.values():
         drawn = figure.draw({name: available[name] for name in figure.tables})
-        assert drawn.axes, figure.name
+        visible = [axis for axis in drawn.axes if axis.get_visible()]
+        assert visible, figure.name
+        # something drawn from data on every visible axis: lines with points, error bars or
+        # bands, or the figure's own "nothing to draw" text
+        for axis in visible:
+            drawn_points = sum(len(line.get_xdata()) for line in axis.lines)
+            assert drawn_points or axis.containers or axis.collections or axis.texts, (
+                figure.name,
+                axis.get_title(),
+            )
         pyplot().close(drawn)
-    assert isinstance(available["curves"], pd.DataFrame)
+        # every declared table is needed: the figure cannot draw without it
+        for missing in figure.tables:
+            with pytest.raises(KeyError):
+                figure.draw({n: available[n] for n in figure.tables if n != missing})

@@ -23,7 +23,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from augablate.inference import crossed_mean, design, holm, mcnemar_exact
+from augablate.inference import (
+    POOLED,
+    CrossedEstimate,
+    StudyModel,
+    crossed_mean,
+    design,
+    holm,
+    mcnemar_exact,
+)
 from augablate.variants import (
     ALL,
     ALL_MINUS,
@@ -379,10 +387,32 @@ def dose_response(variants: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFra
     )
 
 
-def paired_matrices(images: pd.DataFrame, variant: str, baseline: str, column: str = "score"):
+def variant_tables(images: pd.DataFrame, column: str = "score") -> dict[str, pd.DataFrame]:
+    """Every variant's seeds x images table of ``column`` (:func:`score_matrix`), from one
+    pivot of the whole table."""
+    wide = images.pivot(index=["variant", "seed"], columns="image", values=column)
+    return {
+        variant: wide.xs(variant, level="variant").dropna(axis=1, how="all").sort_index()
+        for variant in wide.index.get_level_values("variant").unique()
+    }
+
+
+def paired_matrices(
+    images: pd.DataFrame,
+    variant: str,
+    baseline: str,
+    column: str = "score",
+    tables: dict[str, pd.DataFrame] | None = None,
+):
     """(seeds, first, second): the two variants' seeds x images tables over the seeds and
-    images both have, in the same order."""
-    first, second = score_matrix(images, variant, column), score_matrix(images, baseline, column)
+    images both have, in the same order (``tables``: :func:`variant_tables`, to pivot once)."""
+    if tables is None:
+        first, second = (
+            score_matrix(images, variant, column),
+            score_matrix(images, baseline, column),
+        )
+    else:
+        first, second = tables[variant], tables[baseline]
     seeds = sorted(set(first.index) & set(second.index))
     common = sorted(set(first.columns) & set(second.columns))
     return (
@@ -418,26 +448,88 @@ CONTRAST_COLUMNS = [
     "minimum_detectable_effect",
     "mcnemar_seeds",
     "mcnemar_agreeing_seeds",
+    # how the run (seed) part was estimated, and why (see inference.StudyModel.contrast)
+    "method",
+    "method_reason",
+    "run_df",
+    "run_variance_ratio",
+    "run_variance_ratio_p",
+    # what the design can show, from the study's pooled components (minimum_detectable_effect
+    # too): the level, the MDE's 95% interval, the smallest equivalence margin within reach
+    "design_level",
+    "design_seed_variance",
+    "design_residual_variance",
+    "design_df_per_seed",
+    "minimum_detectable_effect_ci_low",
+    "minimum_detectable_effect_ci_high",
+    "smallest_margin",
 ]
 
 
 ADJUSTED = ("p_holm", "p_equivalence_holm", "verdict")
 
 
+def study_model(images: pd.DataFrame) -> tuple[StudyModel | None, list[str], str]:
+    """The model of all runs (:class:`augablate.inference.StudyModel`) when the study is
+    balanced (every variant has the same seeds, every run the same images), with the variants
+    in its order; else None and why."""
+    order = variant_order(images["variant"])
+    runs = images.groupby("variant")["seed"].agg(lambda s: tuple(sorted(set(s))))
+    if len(order) < 3:
+        return None, order, "fewer than 3 variants: each contrast's own seeds"
+    if runs.nunique() != 1 or len(runs.iloc[0]) < 2:
+        return None, order, "variants with other seeds, or one seed: each contrast's own seeds"
+    per_run = images.groupby(["variant", "seed"])["image"].agg(frozenset)
+    if per_run.nunique() != 1:
+        return None, order, "runs scored other images: each contrast's own seeds"
+    tables = variant_tables(images)
+    cube = np.stack([tables[v].to_numpy(float) for v in order])
+    return StudyModel.fit(cube), order, ""
+
+
+def _margin_checked(margin: float) -> float:
+    if not 0 < margin < 0.25:
+        raise ValueError(
+            f"the equivalence margin is a fraction of accuracy (0.01 = 1 point), got {margin!r}: "
+            "was analysis.equivalence_margin (points) passed without dividing by 100?"
+        )
+    return margin
+
+
 def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -> pd.DataFrame:
     """Every contrast of :func:`contrast_pairs`, estimated over seeds and images.
 
-    Holm's correction runs over the primary family, once for the difference tests and once
-    for the equivalence tests (``|difference| >= margin``). Verdicts (:func:`verdict`) are
-    given for the primary family; the others are ``descriptive``.
+    The run (seed) part of every contrast's uncertainty comes from one model of all runs
+    (:meth:`augablate.inference.StudyModel.contrast`, ``method`` and ``method_reason`` say
+    which estimate each contrast used); unbalanced studies fall back to each contrast's own
+    seeds. Holm's correction runs over the primary family, once for the difference tests and
+    once for the equivalence tests (``|difference| >= margin``, ``margin`` a fraction: 0.01 is
+    1 point). Verdicts (:func:`verdict`) are given for the primary family; the others are
+    ``descriptive``. The design columns (MDE, its interval, the smallest equivalence margin
+    within reach) come from the study's pooled components at the contrast's level: Holm's
+    strictest (alpha / family size) for the primary family, alpha for the others.
     """
+    margin = _margin_checked(margin)
     pairs = contrast_pairs(images["variant"].unique())
     primary_count = sum(pair.primary for pair in pairs)
     mcnemar = mcnemar_table(images, pairs, alpha)
+    model, order, unbalanced = study_model(images)
     rows = []
     for pair in pairs:
-        _, first, second = paired_matrices(images, pair.variant, pair.baseline)
-        estimate = crossed_mean(first - second)
+        if model is not None:
+            weights = np.zeros(len(order))
+            weights[order.index(pair.variant)], weights[order.index(pair.baseline)] = 1, -1
+            estimate = model.contrast(weights)
+            ratio, ratio_p = model.run_variance_ratio(weights)
+            planned = model.contrast(weights, POOLED)
+        else:
+            _, first, second = paired_matrices(images, pair.variant, pair.baseline)
+            estimate = crossed_mean(first - second)  # unbalanced: pivoted per pair
+            if estimate.seeds > 1:
+                estimate = replace_reason(estimate, unbalanced)
+            ratio = ratio_p = math.nan
+            planned = estimate
+        level = alpha / max(primary_count, 1) if pair.primary else alpha
         low, high = estimate.interval()
         checks = mcnemar[
             (mcnemar["variant"] == pair.variant) & (mcnemar["baseline"] == pair.baseline)
@@ -465,11 +557,14 @@ def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -
                 "seed_variance": estimate.seed_variance,
                 "image_variance": estimate.image_variance,
                 "residual_variance": estimate.residual_variance,
-                "minimum_detectable_effect": estimate.minimum_detectable_effect(
-                    alpha / max(primary_count, 1) if pair.primary else alpha
-                ),
                 "mcnemar_seeds": len(checks),
                 "mcnemar_agreeing_seeds": int(agreeing.sum()),
+                "method": estimate.method,
+                "method_reason": estimate.method_reason,
+                "run_df": estimate.uncertain_df,
+                "run_variance_ratio": ratio,
+                "run_variance_ratio_p": ratio_p,
+                **design_columns(planned, level),
             }
         )
     table = pd.DataFrame(rows, columns=[c for c in CONTRAST_COLUMNS if c not in ADJUSTED])
@@ -483,11 +578,55 @@ def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -
     return table[CONTRAST_COLUMNS]
 
 
+def replace_reason(estimate: CrossedEstimate, reason: str) -> CrossedEstimate:
+    from dataclasses import replace
+
+    return replace(estimate, method_reason=reason)
+
+
+def planned_design(planned: CrossedEstimate, seeds: int | None = None) -> CrossedEstimate:
+    """The design of a contrast (estimate 0) from its components, at its seeds or others; with
+    one seed (no components) the estimate's own uncertainty over images. The seed component is
+    the method-of-moments one, not floored at 0: the design then has exactly the estimate's
+    run part at its seeds (a negative luck component says the runs vary no more than their
+    churn on single images does)."""
+    if planned.seeds < 2:
+        return planned
+    luck = planned.uncertain_part * planned.seeds - planned.residual_variance / planned.images
+    return design(
+        luck,
+        planned.image_variance,
+        planned.residual_variance,
+        planned.seeds if seeds is None else seeds,
+        planned.images,
+        planned.df_per_seed,
+    )
+
+
+def design_columns(planned: CrossedEstimate, level: float) -> dict:
+    """What the design of ``planned`` (the study's pooled components of a contrast) can show
+    at ``level``: the MDE with 80% power and its 95% interval (the chi-square law of the
+    estimated run part), and the smallest equivalence margin TOST establishes with 80% power
+    when the true effect is 0."""
+    planned_now = planned_design(planned)
+    mde_low, mde_high = planned_now.minimum_detectable_effect_interval(level)
+    return {
+        "design_level": level,
+        "design_seed_variance": planned_now.seed_variance if planned.seeds > 1 else math.nan,
+        "design_residual_variance": planned.residual_variance,
+        "design_df_per_seed": planned.df_per_seed,
+        "minimum_detectable_effect": planned_now.minimum_detectable_effect(level),
+        "minimum_detectable_effect_ci_low": mde_low,
+        "minimum_detectable_effect_ci_high": mde_high,
+        "smallest_margin": planned_now.smallest_equivalence_margin(level),
+    }
+
+
 #: The verdicts a primary contrast can get, in words (``{margin}`` in points).
 VERDICTS = {
     "helps": "helps",
     "hurts": "hurts",
-    "negligible": "no effect larger than +-{margin} points",
+    "negligible": "no effect larger than {margin}",
     "inconclusive": "inconclusive: we could not tell",
     "single seed": "no verdict: one seed says nothing about other seeds",
     "untestable": "no verdict: the runs agree on every image",
@@ -525,18 +664,53 @@ MCNEMAR_COLUMNS = [
     "difference",
     "p_value",
     "significant",
+    "test",
+    # the same pair of runs on the report's own endpoint (each image's score over the last k
+    # epochs): what the noise floor is computed from
+    "score_difference",
+    "score_disagreement",
+    "score_standard_error",
 ]
+
+#: What the McNemar cross-check measures (the ``test`` column of the mcnemar table).
+MCNEMAR_TEST = (
+    "exact McNemar: one seed's two runs, last-epoch correctness, conditional on the two trained "
+    "models (image sampling only, not seed variance)"
+)
+
+
+def pair_noise(first: np.ndarray, second: np.ndarray) -> tuple[float, float, float]:
+    """(mean difference, share of images scored differently, image-sampling SE of the mean
+    difference) of two runs' per-image scores on the same images: the SE is the sample
+    standard deviation of the per-image differences over sqrt(images)."""
+    differences = np.asarray(first, float) - np.asarray(second, float)
+    images = len(differences)
+    mean = float(differences.mean())
+    variance = (float((differences**2).sum()) - images * mean**2) / (images - 1)
+    return (
+        mean,
+        float((differences != 0).mean()),
+        math.sqrt(max(variance, 0.0) / images),
+    )
 
 
 def mcnemar_table(images: pd.DataFrame, pairs: Sequence[Contrast], alpha: float = 0.05):
-    """The exact McNemar test of every contrast in every seed, on last-epoch correctness."""
+    """The exact McNemar test of every contrast in every seed, on last-epoch correctness, and
+    the same pair of runs' difference on the last-k scores with its image-sampling SE."""
     rows = []
+    correct, scores = variant_tables(images, "last_epoch_correct"), variant_tables(images)
     for pair in pairs:
         seeds, first, second = paired_matrices(
-            images, pair.variant, pair.baseline, "last_epoch_correct"
+            images, pair.variant, pair.baseline, "last_epoch_correct", correct
+        )
+        _, first_scores, second_scores = paired_matrices(
+            images, pair.variant, pair.baseline, tables=scores
         )
         for index, seed in enumerate(seeds):
             only_variant, only_baseline, p = mcnemar_exact(first[index], second[index])
+            mean, disagreement, standard_error = pair_noise(
+                first_scores[index], second_scores[index]
+            )
             rows.append(
                 {
                     "variant": pair.variant,
@@ -548,53 +722,65 @@ def mcnemar_table(images: pd.DataFrame, pairs: Sequence[Contrast], alpha: float 
                     "difference": (only_variant - only_baseline) / first.shape[1],
                     "p_value": p,
                     "significant": p < alpha,
+                    "test": MCNEMAR_TEST,
+                    "score_difference": mean,
+                    "score_disagreement": disagreement,
+                    "score_standard_error": standard_error,
                 }
             )
     return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
 def noise_floor(mcnemar: pd.DataFrame) -> dict:
-    """How much two single runs differ from image sampling alone, from the McNemar tables:
-    the median share of images on which two runs of a contrast disagree (last epoch) and the
-    image-sampling standard error of their accuracy difference."""
+    """How much two single runs differ from image sampling alone, on the report's endpoint
+    (each image's score over the last k epochs): the median share of images two compared runs
+    score differently and the median image-sampling standard error of their accuracy
+    difference (:func:`pair_noise`), over the pairs of runs of the mcnemar table."""
     if mcnemar.empty:
         return {}
-    n = mcnemar["images"].to_numpy(float)
-    disagree = (mcnemar["only_variant_right"] + mcnemar["only_baseline_right"]).to_numpy(float)
-    difference = mcnemar["difference"].to_numpy(float)
-    # per-image differences are -1, 0 or +1: variance = P(disagree) - difference^2
-    standard_error = np.sqrt(np.maximum(disagree / n - difference**2, 0.0) / n)
     return {
-        "images": int(np.median(n)),
-        "disagreement": float(np.median(disagree / n)),
-        "standard_error": float(np.median(standard_error)),
+        "images": int(mcnemar["images"].median()),
+        "disagreement": float(mcnemar["score_disagreement"].median()),
+        "standard_error": float(mcnemar["score_standard_error"].median()),
     }
 
 
 def study_power(contrasts: pd.DataFrame, alpha: float = 0.05) -> dict:
-    """What the study could detect: from the median variance components of its verdict
-    contrasts (the primary family, else all), the effect a contrast detects with 80% power at
-    Holm's strictest level (alpha / family size), now and with twice the seeds."""
-    testable = contrasts.dropna(subset=["seed_variance"])
+    """What the study could detect, from the median of its verdict contrasts' (the primary
+    family, else all) *design* components (the pooled run part, :func:`design_columns`), at
+    Holm's strictest level (alpha / primary family size): the effect detected with 80% power,
+    its 95% interval (the chi-square law of the estimated run variance), the same with twice
+    the seeds, and the smallest equivalence margin established with 80% power when the true
+    effect is 0. The contrasts table's per-contrast columns come from the same components, so
+    a contrast with the median components has these numbers."""
+    testable = contrasts.dropna(subset=["design_seed_variance"])
     chosen = testable[testable["primary"].astype(bool)]
     chosen = chosen if len(chosen) else testable
     if chosen.empty:
         return {}
     components = [
-        float(chosen[c].median()) for c in ("seed_variance", "image_variance", "residual_variance")
+        float(chosen[c].median())
+        for c in ("design_seed_variance", "image_variance", "design_residual_variance")
     ]
     seeds, images = int(chosen["seeds"].median()), int(chosen["images"].median())
+    df_per_seed = float(chosen["design_df_per_seed"].median())
     level = alpha / max(int(contrasts["primary"].astype(bool).sum()), 1)
+    now = design(*components, seeds, images, df_per_seed)
+    low, high = now.minimum_detectable_effect_interval(level)
     return {
         "contrasts": len(chosen),
         "level": level,
         "seeds": seeds,
         "images": images,
+        "run_df": now.uncertain_df,
         "seed_variance": components[0],
         "image_variance": components[1],
         "residual_variance": components[2],
-        "detectable": design(*components, seeds, images).minimum_detectable_effect(level),
+        "detectable": now.minimum_detectable_effect(level),
+        "detectable_ci_low": low,
+        "detectable_ci_high": high,
         "detectable_twice_the_seeds": design(
-            *components, 2 * seeds, images
+            *components, 2 * seeds, images, df_per_seed
         ).minimum_detectable_effect(level),
+        "smallest_margin": now.smallest_equivalence_margin(level),
     }

@@ -22,23 +22,27 @@ with a seed effect ``a`` (how much the pair of runs of seed s differs overall), 
   degrees of freedom.
 
 The reference distribution propagates the seed part's uncertainty exactly, as a scaled
-chi-square with S - 1 degrees of freedom, and treats the precisely estimated image part as
-known (a generalized pivotal quantity, Weerahandi 1993): with no image part this is exactly
-the paired t-test over seeds, and with many seeds it becomes a normal test. Simulated null
-studies (``tests/test_calibration.py``) keep it at or below the nominal rate with 3 seeds in
-every variance regime tried, where a Satterthwaite t-test rejected up to 8%. With one seed only
-image sampling can be assessed (a t-test over images), and the population is named so.
+chi-square with its degrees of freedom, and treats the precisely estimated image part as known
+(a generalized pivotal quantity, Weerahandi 1993): with no image part this is exactly the paired
+t-test over seeds, and with many seeds it becomes a normal test. With one seed only image
+sampling can be assessed (a t-test over images), and the population is named so.
+
+A contrast's own table knows its seed part with S - 1 degrees of freedom only (2 with 3 seeds:
+at Holm's level over 12 contrasts the t quantile is about 14). :class:`StudyModel` estimates the
+run part once from all runs of a study, with (V - 1)(S - 1) degrees of freedom, when the
+contrast's variants' runs do not vary more than the others' (else the contrast keeps its own
+seeds); ``benchmarks/calibration.py`` measures both on simulated studies, including variants
+whose runs vary 4 times as much and runs that collapse.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import interpolate, optimize, special, stats
 
 #: A standard error at or below this (accuracy units, 1 = 100 points) means the compared runs
 #: agree on every image: there is no variation to test.
@@ -47,31 +51,67 @@ SE_TOLERANCE = 1e-9
 SEEDS_AND_IMAGES = "seeds and images"
 IMAGES_ONLY = "images (one seed)"
 
-# Quantile nodes of the chi-square law of an estimated variance (midpoints: an exact
-# average for smooth functions up to O(1/n^2)).
-_NODES = (np.arange(2048) + 0.5) / 2048
+# The reference law of an estimate: Z * sqrt(uncertain * df / W + known), Z standard normal, W
+# chi-square with df degrees of freedom. Its tail is integrated over Z (Gauss-Legendre), where the
+# chi-square enters through its distribution function: the lower tail of W, which carries most
+# of a small p-value, is then exact instead of being cut off at the first of a grid of quantile
+# nodes (the old midpoint nodes lost up to 1/4096 of every p-value: 1.76e-4 for 2.10e-4).
+_Z_NODES, _Z_WEIGHTS = np.polynomial.legendre.leggauss(256)
+_Z_MAX = 12.0  # the normal density beyond is below 1e-31
 _POWER_NODES = (np.arange(96) + 0.5) / 96  # the estimated seed part, for power
-_POWER_INNER = (np.arange(256) + 0.5) / 256  # the reference law inside each of those
 
 
-def _variance_scale(df: float, nodes: np.ndarray = _NODES) -> np.ndarray:
-    """df / chi2_df at quantile nodes: what an estimated variance is multiplied by to give the
-    distribution of the true variance."""
-    if nodes is _NODES:
-        return _default_variance_scale(float(df))
-    return df / stats.chi2.ppf(nodes, df)
+def reference_tail(x, uncertain, df: float, known: float) -> np.ndarray:
+    """P(|Z| * sqrt(uncertain * df / W + known) > x), W ~ chi-square(df): the two-sided tail
+    of the reference law at ``x`` (arrays of x and uncertain broadcast)."""
+    x, uncertain = np.broadcast_arrays(np.asarray(x, float), np.asarray(uncertain, float))
+    shape = x.shape
+    x, uncertain = x.ravel(), uncertain.ravel()
+    out = np.empty_like(x)
+    plain = (uncertain <= 0) | ~np.isfinite(df) | (df <= 0)
+    if plain.any():  # the variance is known: a normal test
+        out[plain] = 2 * _normal_sf(x[plain] / math.sqrt(max(known, 1e-300)))
+    rest = ~plain
+    if rest.any():
+        xr, ur = np.abs(x[rest]), uncertain[rest]
+        if known <= 0:  # a t-test
+            out[rest] = 2 * stats.t.sf(xr / np.sqrt(ur), df)
+        else:
+            # |Z| s > x  <=>  W < uncertain df z^2 / (x^2 - known z^2) for z < x / sqrt(known)
+            z_all = xr / math.sqrt(known)
+            top = np.minimum(z_all, _Z_MAX)
+            z = top[:, None] * (_Z_NODES[None, :] + 1) / 2
+            room = np.maximum(xr[:, None] ** 2 - known * z**2, 1e-300)
+            inner = special.chdtr(df, ur[:, None] * df * z**2 / room)
+            density = np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi)
+            integral = (inner * density * _Z_WEIGHTS[None, :]).sum(axis=1) * top / 2
+            out[rest] = 2 * integral + 2 * _normal_sf(z_all)
+    return np.minimum(out, 1.0).reshape(shape)
 
 
-@functools.lru_cache(maxsize=64)
-def _default_variance_scale(df: float) -> np.ndarray:
-    scale = df / stats.chi2.ppf(_NODES, df)
-    scale.flags.writeable = False
-    return scale
+def _one_sided(a, uncertain, df, known):
+    """P(Z * scale > a) under the reference law (symmetric about 0)."""
+    a = np.asarray(a, float)
+    half = reference_tail(np.abs(a), uncertain, df, known) / 2
+    return np.where(a >= 0, half, 1 - half)
+
+
+#: How a contrast's run (seed) variance was estimated (the contrasts table's ``method``).
+POOLED = "pooled runs"
+PER_VARIANT = "per-variant runs"
+OWN = "own seeds"
 
 
 @dataclass(frozen=True)
 class CrossedEstimate:
-    """The mean of a seeds x images table with its uncertainty over both populations."""
+    """The mean of a seeds x images table (or a contrast of a study's variants) with its
+    uncertainty over both populations.
+
+    ``uncertain_part`` is the variance of the estimate due to runs, known with
+    ``uncertain_df`` degrees of freedom; ``image_part`` the one due to images, treated as
+    known. ``df_per_seed`` is how the df grow with seeds (df = df_per_seed * (seeds - 1)):
+    1 for a contrast's own seeds, V - 1 for runs pooled over a study of V variants.
+    """
 
     estimate: float
     seeds: int
@@ -82,6 +122,9 @@ class CrossedEstimate:
     seed_variance: float = math.nan  # var_a, var_b, var_e: the ANOVA components (for power)
     image_variance: float = math.nan
     residual_variance: float = math.nan
+    df_per_seed: float = 1.0
+    method: str = OWN
+    method_reason: str = "the contrast's own seeds"
 
     @property
     def population(self) -> str:
@@ -95,15 +138,14 @@ class CrossedEstimate:
     def testable(self) -> bool:
         return self.standard_error > SE_TOLERANCE and self.uncertain_df > 0
 
-    def _scales(self) -> np.ndarray:
-        """Standard deviations of the estimate at the nodes of the variance's law."""
-        return np.sqrt(self.uncertain_part * _variance_scale(self.uncertain_df) + self.image_part)
+    def _tail(self, x):
+        return reference_tail(x, self.uncertain_part, self.uncertain_df, self.image_part)
 
     def p_value(self, null: float = 0.0) -> float:
         """Two-sided p-value of ``delta == null``."""
         if not self.testable:
             return math.nan
-        return float(np.mean(2 * stats.norm.sf(abs(self.estimate - null) / self._scales())))
+        return float(self._tail(abs(self.estimate - null)))
 
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """The interval of the estimates that this test would not reject at 1 - confidence."""
@@ -119,9 +161,9 @@ class CrossedEstimate:
         lies within ``+-margin``."""
         if not self.testable:
             return math.nan
-        scales = self._scales()
-        above = np.mean(stats.norm.sf((self.estimate + margin) / scales))
-        below = np.mean(stats.norm.cdf((self.estimate - margin) / scales))
+        args = (self.uncertain_part, self.uncertain_df, self.image_part)
+        above = _one_sided(self.estimate + margin, *args)  # H0: delta <= -margin
+        below = 1 - _one_sided(self.estimate - margin, *args)  # H0: delta >= margin
         return float(max(above, below))
 
     def design(self, seeds: int, images: int | None = None) -> CrossedEstimate:
@@ -133,14 +175,19 @@ class CrossedEstimate:
             self.residual_variance,
             seeds,
             self.images if images is None else images,
+            self.df_per_seed,
         )
+
+    def _estimated_parts(self) -> np.ndarray:
+        """The estimated seed part at the nodes of its sampling law (true part: this one)."""
+        ratio = stats.chi2.ppf(_POWER_NODES, self.uncertain_df) / self.uncertain_df
+        return self.uncertain_part * ratio
 
     def _rejection_half_widths(self, alpha: float) -> np.ndarray:
         """The test's critical half-width at the nodes of the sampling law of the estimated
         seed part (the design's true parts being this estimate's)."""
-        ratio = stats.chi2.ppf(_POWER_NODES, self.uncertain_df) / self.uncertain_df
         return critical_half_widths(
-            self.uncertain_part * ratio, self.uncertain_df, self.image_part, alpha, _POWER_INNER
+            self._estimated_parts(), self.uncertain_df, self.image_part, alpha
         )
 
     def power(self, effect: float, alpha: float = 0.05) -> float:
@@ -160,6 +207,54 @@ class CrossedEstimate:
             optimize.brentq(lambda x: _power(halves, x, total) - power, 0.0, high, xtol=1e-9)
         )
 
+    def minimum_detectable_effect_interval(
+        self, alpha: float = 0.05, power: float = 0.8, confidence: float = 0.95
+    ) -> tuple[float, float]:
+        """A ``confidence`` interval of the MDE: the MDE at the ends of the chi-square interval
+        of the true seed part (the MDE grows with it; the image part is treated as known)."""
+        if not self.testable:
+            return (math.nan, math.nan)
+        tail = (1 - confidence) / 2
+        ends = []
+        for q in (1 - tail, tail):  # a large chi-square draw means a small true part
+            part = self.uncertain_part * self.uncertain_df / stats.chi2.ppf(q, self.uncertain_df)
+            ends.append(replace(self, uncertain_part=part).minimum_detectable_effect(alpha, power))
+        return (ends[0], ends[1])
+
+    def equivalence_power(self, margin: float, alpha: float = 0.05) -> float:
+        """Chance that TOST at ``alpha`` (each side) establishes ``|delta| < margin`` when the
+        true effect is 0, over the sampling laws of the estimate and of its seed part."""
+        if not self.testable:
+            return math.nan
+        reach = margin - _one_sided_critical(
+            self._estimated_parts(), self.uncertain_df, self.image_part, alpha
+        )
+        inside = 1 - 2 * _normal_sf(np.maximum(reach, 0) / self.standard_error)
+        return float(np.where(reach > 0, inside, 0.0).mean())
+
+    def smallest_equivalence_margin(self, alpha: float = 0.05, power: float = 0.8) -> float:
+        """The smallest margin m for which TOST at ``alpha`` establishes ``|delta| < m`` with
+        ``power`` when the true effect is 0: narrower equivalence is out of this design's
+        reach."""
+        if not self.testable:
+            return math.nan
+        criticals = _one_sided_critical(
+            self._estimated_parts(), self.uncertain_df, self.image_part, alpha
+        )
+        total = self.standard_error
+
+        def reached(margin):
+            reach = np.maximum(margin - criticals, 0)
+            return float((1 - 2 * _normal_sf(reach / total)).mean()) - power
+
+        high = float(criticals.max()) + 20 * total
+        return float(optimize.brentq(reached, 0.0, high, xtol=1e-9))
+
+
+def _one_sided_critical(uncertain, df, known, alpha) -> np.ndarray:
+    """The c with P(Z * scale > c) = alpha under the reference law, per uncertain part."""
+    return critical_half_widths(uncertain, df, known, 2 * alpha)
+
 
 def _power(halves: np.ndarray, effect: float, total: float) -> float:
     reject = _normal_sf((halves - effect) / total) + _normal_sf((halves + effect) / total)
@@ -178,35 +273,77 @@ def critical_half_width(uncertain: float, df: float, known: float, alpha: float)
     return float(critical_half_widths(np.array([uncertain]), df, known, alpha)[0])
 
 
-def critical_half_widths(
-    uncertain: np.ndarray, df: float, known: float, alpha: float, nodes: np.ndarray = _NODES
-) -> np.ndarray:
-    """:func:`critical_half_width` for an array of uncertain parts (bisection, vectorized)."""
+def critical_half_widths(uncertain: np.ndarray, df: float, known: float, alpha: float):
+    """:func:`critical_half_width` for an array of uncertain parts (bisection, vectorized; for
+    many parts, on 24 log-spaced ones and a cubic spline in log-log between them: the
+    half-width is a smooth function of the part, and the power's 96 nodes then cost 24)."""
     uncertain = np.asarray(uncertain, dtype=float)
-    scales = np.sqrt(uncertain[:, None] * _variance_scale(df, nodes)[None, :] + known)
-    low, high = np.zeros(len(uncertain)), scales.max(axis=1) * 60
-    for _ in range(64):
-        middle = (low + high) / 2
-        too_many = np.mean(2 * _normal_sf(middle[:, None] / scales), axis=1) > alpha
-        low, high = np.where(too_many, middle, low), np.where(too_many, high, middle)
-    return (low + high) / 2
+    positive = uncertain[uncertain > 0]
+    if len(uncertain) > 24 and len(positive) == len(uncertain) and np.ptp(positive) > 0:
+        grid = np.geomspace(positive.min(), positive.max(), 24)
+        spline = interpolate.CubicSpline(
+            np.log(grid), np.log(_bisected_half_widths(grid, df, known, alpha))
+        )
+        return np.exp(spline(np.log(uncertain)))
+    return _bisected_half_widths(uncertain, df, known, alpha)
+
+
+def _bisected_half_widths(uncertain: np.ndarray, df: float, known: float, alpha: float):
+    """The half-widths by the Illinois method (regula falsi that halves a stale end's value) on
+    log tail - log alpha, vectorized: about 10 evaluations of the tail where bisection took
+    50, always within a bracket."""
+    scale = np.sqrt(uncertain + known)
+    low, high = np.zeros(len(uncertain)), scale * 10
+    while True:  # widen until the tail at the upper end is below alpha
+        short = reference_tail(high, uncertain, df, known) > alpha
+        if not short.any():
+            break
+        low = np.where(short, high, low)
+        high = np.where(short, high * 4, high)
+    target = math.log(alpha)
+
+    def gap(x):
+        return np.log(np.maximum(reference_tail(x, uncertain, df, known), 1e-300)) - target
+
+    f_low, f_high = gap(low), gap(high)
+    for _ in range(100):
+        x = high - f_high * (high - low) / (f_high - f_low)
+        x = np.where(np.isfinite(x), x, (low + high) / 2)
+        f = gap(x)
+        crossed = np.sign(f) != np.sign(f_high)
+        # the end kept for a second time in a row has its value halved (Illinois)
+        low, f_low = np.where(crossed, high, low), np.where(crossed, f_high, f_low / 2)
+        high, f_high = x, f
+        if np.all((np.abs(high - low) <= 1e-12 * scale) | (np.abs(f) <= 1e-13)):
+            break
+    return high
 
 
 def design(
-    seed_variance: float, image_variance: float, residual_variance: float, seeds: int, images: int
+    seed_variance: float,
+    image_variance: float,
+    residual_variance: float,
+    seeds: int,
+    images: int,
+    df_per_seed: float = 1.0,
 ) -> CrossedEstimate:
     """The uncertainty of a study with ``seeds`` seeds and ``images`` images whose contrasts
-    have these variance components (estimate 0), e.g. for its power."""
+    have these variance components (estimate 0), e.g. for its power. ``df_per_seed``: the
+    degrees of freedom of the seed part per seed beyond the first (1 for a contrast's own
+    seeds, V - 1 for runs pooled over V variants)."""
     return CrossedEstimate(
         0.0,
         seeds,
         images,
         (seed_variance + residual_variance / images) / seeds,
-        seeds - 1.0,
+        df_per_seed * (seeds - 1.0),
         image_variance / images,
         seed_variance,
         image_variance,
         residual_variance,
+        df_per_seed,
+        POOLED if df_per_seed > 1 else OWN,
+        "design",
     )
 
 
@@ -247,6 +384,195 @@ def crossed_mean(values: np.ndarray) -> CrossedEstimate:
         image_variance=max(ms_image - ms_residual, 0.0) / seeds,
         residual_variance=ms_residual,
     )
+
+
+#: The level below which the study's runs are taken to differ in variance between variants.
+HOMOGENEITY_LEVEL = 0.5
+
+
+@dataclass(frozen=True)
+class StudyModel:
+    """One model of all runs of a study: per-image scores ``y[v, s, i]`` of V variants x S
+    seeds x I images, every run scoring the same images, seeds crossed with variants.
+
+        y[v, s, i] = mu + alpha_v + a_s + b_i + (ab)_si + c_vs + g_vi + e_vsi
+
+    with the variant effect ``alpha`` fixed; run (variant x seed) ``c``, image x variant ``g``
+    and residual ``e`` random; the seed main effect ``a`` and seed x image ``(ab)`` shared by
+    every variant (they cancel in a contrast). A contrast with weights w (sum 0) over the
+    variants has variance
+
+        sum(w^2) [var_c / S + var_g / I + var_e / (S I)]
+            = sum(w^2) [MS_VS + (MS_VI - MS_VSI)] / (S I),
+
+    so the run part ``sum(w^2) MS_VS / (S I)`` is known with (V - 1)(S - 1) degrees of freedom
+    (the balanced three-way ANOVA without replication; method of moments = REML when the
+    components are positive): every contrast borrows the df of the whole study instead of its
+    own S - 1. The image part is taken from the contrast's own seeds x images table (about
+    I - 1 df, nothing to borrow, and variants do not change the same images alike).
+
+    Pooling assumes every variant's runs vary alike. Each contrast checks it for its own
+    variants (:meth:`run_variance_ratio`); see :meth:`contrast` for what is done when they
+    vary more than the others.
+    """
+
+    means: np.ndarray  # [V, S] run means over images
+    scores: np.ndarray = field(repr=False)  # [V, S, I]
+    ms_run: float  # MS_VS: variant x seed
+    ms_variant_image: float  # MS_VI
+    ms_residual: float  # MS_VSI
+    run_spreads: np.ndarray  # [V] sum_s run[v, s]^2 / (S - 1), run = the VS interaction
+
+    @classmethod
+    def fit(cls, scores: np.ndarray) -> StudyModel:
+        scores = np.asarray(scores, dtype=float)
+        if scores.ndim != 3:
+            raise ValueError(f"scores must be [variants, seeds, images], got {scores.shape}")
+        variants, seeds, images = scores.shape
+        if variants < 3 or seeds < 2 or images < 2:
+            raise ValueError(
+                f"a study model needs 3 variants, 2 seeds and 2 images, got {scores.shape}"
+            )
+        grand = scores.mean()
+        vs, vi, si = scores.mean(axis=2), scores.mean(axis=1), scores.mean(axis=0)
+        v, s, i = vs.mean(axis=1), vs.mean(axis=0), vi.mean(axis=0)
+        run = vs - v[:, None] - s[None, :] + grand
+        variant_image = vi - v[:, None] - i[None, :] + grand
+        residual = (
+            scores
+            - vs[:, :, None]
+            - vi[:, None, :]
+            - si[None, :, :]
+            + v[:, None, None]
+            + s[None, :, None]
+            + i[None, None, :]
+            - grand
+        )
+        ms_run = images * float((run**2).sum()) / ((variants - 1) * (seeds - 1))
+        ms_vi = seeds * float((variant_image**2).sum()) / ((variants - 1) * (images - 1))
+        ms_residual = float((residual**2).sum()) / ((variants - 1) * (seeds - 1) * (images - 1))
+        return cls(vs, scores, ms_run, ms_vi, ms_residual, (run**2).sum(axis=1) / (seeds - 1))
+
+    @property
+    def run_variances(self) -> np.ndarray:
+        """Each variant's own variance of a run's mean score, var_c(v) + var_e(v) / I: Shukla's
+        (1972) unbiased estimator from the variant x seed table (can be negative)."""
+        variants = self.shape[0]
+        spread = self.run_spreads
+        return variants / (variants - 2) * (spread - spread.sum() / (variants * (variants - 1)))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.scores.shape
+
+    @property
+    def run_df(self) -> int:
+        variants, seeds, _ = self.shape
+        return (variants - 1) * (seeds - 1)
+
+    def contrast(
+        self, weights, method: str = "auto", level: float = HOMOGENEITY_LEVEL
+    ) -> CrossedEstimate:
+        """The contrast ``sum_v w_v y[v]`` with its uncertainty over seeds and images.
+
+        ``method``: ``POOLED`` (the run part from MS_VS, (V - 1)(S - 1) df), ``PER_VARIANT``
+        (the run part from the variants' own run variances, Satterthwaite's df), ``OWN`` (the
+        contrast's own seeds, S - 1 df: :func:`crossed_mean`), or ``"auto"``: pooled when the
+        contrast's variants' runs do not vary more than the others' (:meth:`run_variance_ratio`
+        p >= :data:`HOMOGENEITY_LEVEL`), else per-variant.
+        """
+        w = np.asarray(weights, dtype=float)
+        variants, seeds, images = self.shape
+        if w.shape != (variants,) or abs(w.sum()) > 1e-9 or not w.any():
+            raise ValueError(f"contrast weights must be {variants} numbers summing to 0: {w}")
+        table = np.tensordot(w, self.scores, axes=1)  # the contrast's seeds x images table
+        own = crossed_mean(table)
+        if method == OWN:
+            return own
+        squares = float((w**2).sum())
+        pooled = squares * self.ms_run / (seeds * images)
+        heterogeneous = self._per_variant(w)
+        reason = "chosen"
+        if method == "auto":
+            ratio, p = self.run_variance_ratio(w)
+            if p >= level:
+                method = POOLED
+                reason = (
+                    f"its variants' runs vary as the others' (ratio {ratio:.2g}, "
+                    f"p = {p:.2g} >= {level:g})"
+                )
+            else:
+                own = replace(
+                    own,
+                    method_reason=(
+                        f"its variants' runs vary more than the others' (ratio {ratio:.2g}, "
+                        f"p = {p:.2g} < {level:g}): its own seeds"
+                    ),
+                )
+                return own
+        if method == POOLED:
+            uncertain, df = pooled, float(self.run_df)
+        elif method == PER_VARIANT:
+            uncertain, df = heterogeneous
+        else:
+            raise ValueError(f"unknown method {method!r}")
+        residual = squares * self.ms_residual
+        return CrossedEstimate(
+            own.estimate,
+            seeds,
+            images,
+            uncertain_part=uncertain,
+            uncertain_df=df,
+            image_part=own.image_part,
+            seed_variance=max(uncertain * seeds - residual / images, 0.0),
+            image_variance=own.image_variance,
+            residual_variance=residual,
+            df_per_seed=df / (seeds - 1),
+            method=method,
+            method_reason=reason,
+        )
+
+    def _coefficients(self, weights: np.ndarray) -> np.ndarray:
+        """a with sum_v a_v run_spreads[v] the contrast's run part from the variants' own run
+        variances (Shukla's estimator, divided by S)."""
+        variants, seeds, _ = self.shape
+        squares = weights**2
+        return (
+            variants
+            / (variants - 2)
+            * (squares - squares.sum() / (variants * (variants - 1)))
+            / seeds
+        )
+
+    def _per_variant(self, weights: np.ndarray) -> tuple[float, float]:
+        """The run part from each variant's own run variance, and its Satterthwaite df."""
+        seeds = self.shape[1]
+        terms = self._coefficients(weights) * self.run_spreads
+        total = float(terms.sum())
+        if total <= 0:
+            return 0.0, 0.0
+        return total, total**2 / float((terms**2).sum() / (seeds - 1))
+
+    def run_variance_ratio(self, weights) -> tuple[float, float]:
+        """Do the contrast's variants' runs vary more than the study's pool says? The ratio of
+        its run part from its variants' own variances to the pooled one, and the one-sided
+        p-value of a ratio that large when every variant's runs vary alike (an F test of the
+        contrast's variants' spreads against the other variants', Satterthwaite df)."""
+        w = np.asarray(weights, dtype=float)
+        variants, seeds, _ = self.shape
+        involved = w != 0
+        if involved.all():  # nothing left to compare with
+            return 1.0, 1.0
+        squares = w[involved] ** 2
+        mine = self.run_spreads[involved]
+        others = self.run_spreads[~involved].mean()
+        numerator = float((squares * mine).sum() / squares.sum())
+        df_mine = float(squares.sum() ** 2 / (squares**2).sum()) * (seeds - 1)
+        df_others = float((~involved).sum() * (seeds - 1))
+        if others <= 0:
+            return math.inf, 0.0
+        ratio = numerator / others
+        return ratio, float(stats.f.sf(ratio, df_mine, df_others))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -242,21 +242,27 @@ def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> l
         se = floor["standard_error"] * 100
         lines.append(
             f"Noise floor: every run scores the same {images} distinct validation images. Two "
-            f"runs compared here disagree on a median {floor['disagreement'] * 100:.1f}% of them "
-            "(last epoch), so the accuracy difference of two single runs has an image-sampling "
-            f"standard error of about {se:.1f} points: single-run differences below about "
+            f"runs compared here score a median {floor['disagreement'] * 100:.1f}% of them "
+            "differently (each image's score over the last epochs, the accuracies' endpoint), "
+            "so the accuracy difference of two single runs has an image-sampling standard "
+            f"error of about {se:.1f} points: single-run differences below about "
             f"{1.96 * se:.1f} points are within image noise alone, before seed noise."
             if floor["disagreement"] > 0
             else f"Noise floor: the compared runs agree on every one of the {images} images."
         )
     if power and not _missing(power.get("detectable")):
         lines.append(
-            f"Power: from this study's own variance components (median over "
-            f"{plural(power['contrasts'], 'contrast')}), a contrast detects a true difference of {power['detectable'] * 100:.1f} "
-            f"points with 80% power at Holm's strictest level (alpha = {power['level']:.4f}); with "
+            f"Power: from this study's variance components (the run part pooled over all runs, "
+            f"{power['run_df']:g} degrees of freedom; median over "
+            f"{plural(power['contrasts'], 'contrast')}), a contrast detects a true difference "
+            f"of {power['detectable'] * 100:.1f} points (95% CI "
+            f"{power['detectable_ci_low'] * 100:.1f} to {power['detectable_ci_high'] * 100:.1f}"
+            f") with 80% power at Holm's strictest level (alpha = {power['level']:.4f}); with "
             f"{2 * power['seeds']} seeds instead of {power['seeds']} it would be "
             f"{power['detectable_twice_the_seeds'] * 100:.1f} points. Smaller true effects are "
-            "likely to come out inconclusive."
+            "likely to come out inconclusive. The narrowest equivalence margin it establishes "
+            "with 80% power when the true effect is 0 is "
+            f"±{power['smallest_margin'] * 100:.1f} points."
         )
     elif seeds < 2:
         lines.append(
@@ -368,15 +374,28 @@ def dose_response_table(rows: pd.DataFrame) -> str:
     )
 
 
+def run_part_words(primary: pd.DataFrame) -> str:
+    """How the primary contrasts' seed parts were estimated (the ``method`` and ``run_df``
+    columns), in words."""
+    if "method" not in primary or primary.empty:
+        return "the contrast's own seeds"
+    parts = []
+    for method, rows in primary.groupby("method", sort=False):
+        df = ", ".join(f"{value:g}" for value in sorted(set(rows["run_df"].round(2))))
+        parts.append(f"{method} for {plural(len(rows), 'contrast')} ({df} df)")
+    return "; ".join(parts)
+
+
 def methods_lines(alpha: float, margin: float, primary: pd.DataFrame) -> list[str]:
     return [
         "## How the numbers were made",
         "",
         "- Each difference is a mean over a seeds x images table of per-image differences. Its "
-        "95% CI and p-value count both sources of sampling: the seed part (the spread of the "
-        "per-seed differences, with seeds - 1 degrees of freedom, propagated exactly) and the "
-        "image part (systematic per-image effects, from the two-way ANOVA of the table). With one "
-        "seed only images are sampled, and the intervals say so.",
+        "95% CI and p-value count both sources of sampling: the seed part (how much runs vary, "
+        "propagated exactly with its degrees of freedom: "
+        + run_part_words(primary)
+        + ") and the image part (systematic per-image effects, from the two-way ANOVA of the "
+        "table). With one seed only images are sampled, and the intervals say so.",
         f"- Verdicts: the {plural(len(primary), 'primary contrast')} ({family_words(primary)}) "
         f"{'is a family of one' if len(primary) == 1 else 'are one family'}; Holm's correction "
         f"holds its "

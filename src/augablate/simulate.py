@@ -45,6 +45,12 @@ class Scenario:
     run_sd: float = 0.1  # r: a run's overall luck
     churn_sd: float = 1.0  # h: a run's own changes of single images
     last_k: int = 5
+    # departures from equal run variance (what pooling the runs of all variants assumes):
+    noisy_variants: tuple[str, ...] = ()  # variants whose run luck has ...
+    noisy_run_factor: float = 1.0  # ... this many times the variance of the others'
+    collapsing_variants: tuple[str, ...] = ()  # variants whose runs can collapse: with ...
+    collapse_chance: float = 0.0  # ... this chance a run loses one of its last k epochs ...
+    collapse_share: float = 0.0  # ... on this share of the images (right -> wrong)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -83,10 +89,17 @@ def simulate_study(
     for variant, effect in effects.items():
         location = scenario.logit_for(scenario.accuracy + effect) if effect else base
         systematic = rng.normal(0.0, scenario.variant_image_sd, images)
-        luck = rng.normal(0.0, scenario.run_sd, (seeds, 1))
+        run_sd = scenario.run_sd * (
+            math.sqrt(scenario.noisy_run_factor) if variant in scenario.noisy_variants else 1.0
+        )
+        luck = rng.normal(0.0, run_sd, (seeds, 1))
         churn = rng.normal(0.0, scenario.churn_sd, (seeds, images))
         chance = special.expit(location + difficulty + systematic + luck + churn)
         right = rng.binomial(scenario.last_k, chance)
+        if variant in scenario.collapsing_variants:  # one late epoch wrong on a subset
+            collapsed = rng.random((seeds, 1)) < scenario.collapse_chance
+            hit = collapsed & (rng.random((seeds, images)) < scenario.collapse_share)
+            right = np.maximum(right - hit, 0)
         scores[variant] = right / scenario.last_k
     return scores
 
@@ -163,6 +176,11 @@ def family_design(transforms: Sequence[str]) -> list[tuple[str, str, str, str]]:
     return alone + company
 
 
+def family_variants(transforms: Sequence[str]) -> list[str]:
+    """The full design's variants: none, each transform, all, all minus each."""
+    return ["none", *transforms, "all", *(f"all-minus-{t}" for t in transforms)]
+
+
 def simulate_family(
     scenario: Scenario,
     transforms: Sequence[str],
@@ -172,39 +190,50 @@ def simulate_family(
     planted: Mapping[str, float] | None = None,
     alpha: float = 0.05,
     margin: float = 0.01,
+    methods: Sequence[str] = ("auto",),
 ) -> list[dict]:
     """One simulated study of the full design (none, each transform, all, all minus each) with
     ``planted`` effects per variant (accuracy units), analysed exactly as the workflow does
-    (:func:`augablate.inference.crossed_mean`, Holm over the primary family, the verdict rule):
-    one row per primary contrast."""
+    (:class:`augablate.inference.StudyModel`, Holm over the primary family, the verdict rule)
+    by each of ``methods`` (``"auto"``, or a method of :meth:`StudyModel.contrast`): one row
+    per primary contrast and method, on the same simulated data."""
     from augablate.analysis import verdict
-    from augablate.inference import crossed_mean, holm
+    from augablate.inference import StudyModel, holm
 
-    variants = ["none", *transforms, "all", *(f"all-minus-{t}" for t in transforms)]
+    variants = family_variants(transforms)
     planted = planted or {}
     scores = simulate_study(
         scenario, {v: planted.get(v, 0.0) for v in variants}, seeds, images, rng
     )
-    rows = []
-    for family, transform, variant, baseline in family_design(transforms):
-        estimate = crossed_mean(scores[variant] - scores[baseline])
-        rows.append(
-            {
-                "family": family,
-                "transform": transform,
-                "primary": True,
-                "seeds": seeds,
-                "difference": estimate.estimate,
-                "p_value": estimate.p_value(),
-                "p_equivalence": estimate.equivalence_p_value(margin),
-            }
-        )
-    for row, adjusted, equivalent in zip(
-        rows,
-        holm([r["p_value"] for r in rows]),
-        holm([r["p_equivalence"] for r in rows]),
-        strict=True,
-    ):
-        row.update(p_holm=adjusted, p_equivalence_holm=equivalent)
-        row["verdict"] = verdict(row, alpha)
-    return rows
+    model = StudyModel.fit(np.stack([scores[v] for v in variants]))
+    all_rows = []
+    for method in methods:
+        rows = []
+        for family, transform, variant, baseline in family_design(transforms):
+            weights = np.zeros(len(variants))
+            weights[variants.index(variant)], weights[variants.index(baseline)] = 1.0, -1.0
+            name, _, level = method.partition("@")  # "auto@0.5": the auto rule at level 0.5
+            estimate = model.contrast(weights, name, *([float(level)] if level else []))
+            rows.append(
+                {
+                    "method": method,
+                    "family": family,
+                    "transform": transform,
+                    "primary": True,
+                    "seeds": seeds,
+                    "difference": estimate.estimate,
+                    "p_value": estimate.p_value(),
+                    "p_equivalence": estimate.equivalence_p_value(margin),
+                    "used": estimate.method,
+                }
+            )
+        for row, adjusted, equivalent in zip(
+            rows,
+            holm([r["p_value"] for r in rows]),
+            holm([r["p_equivalence"] for r in rows]),
+            strict=True,
+        ):
+            row.update(p_holm=adjusted, p_equivalence_holm=equivalent)
+            row["verdict"] = verdict(row, alpha)
+        all_rows += rows
+    return all_rows
