@@ -123,14 +123,25 @@ def test_every_registered_figure_draws_from_its_declared_tables():
             for seed in (1, 2)
         ]
     )
+    from test_factorial import REFERENCE, simulated
+
+    from augablate.design import build_design
+    from augablate.factorial import effects_table
+
+    design = build_design(REFERENCE, resolution=4)
     available = {
+        "effects": effects_table(simulated(design, {"rotation": 0.05}, images=100), design),
         "contrasts": table,
         "runs": runs,
         "variants": variants,
         "curves": learning_curves(histories),
         "dose_response": dose_response(variants, table),
     }
-    assert all(figure.applies(variants["variant"]) for figure in FIGURES.values())
+    factorial = {name for name, figure in FIGURES.items() if figure.only_with == "factorial"}
+    assert factorial == {"main_effects", "interactions"}
+    for name, figure in FIGURES.items():  # factorial figures only where the design is factorial
+        assert figure.applies(variants["variant"], factorial=True)
+        assert figure.applies(variants["variant"]) == (name not in factorial)
     for figure in FIGURES.values():
         drawn = figure.draw({name: available[name] for name in figure.tables})
         visible = [axis for axis in drawn.axes if axis.get_visible()]

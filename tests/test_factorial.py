@@ -1,0 +1,130 @@
+"""Effects of a factorial study, against independent computations: means of the design's
+halves and quarters by hand, and statsmodels' OLS for the run part of the variance."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from augablate.design import build_design
+from augablate.factorial import effect_labels, effects_table
+from augablate.variants import AugmentationSettings
+
+REFERENCE = AugmentationSettings().enabled()
+
+
+def simulated(design, effects, seeds=3, images=300, run_sd=0.01, seed=0):
+    """Per-image scores [points, seeds, images]: 0.8 plus the planted effects (main effects of
+    transforms, 'a:b' for interactions as conditional-effect differences), run noise, and
+    image-level noise, clipped to 0..1."""
+    rng = np.random.default_rng(seed)
+    columns = design.effect_columns(order=2)
+    mean = 0.8 + sum(
+        value * columns[label] / (2 if ":" not in label else 4) for label, value in effects.items()
+    )
+    runs = mean[:, None] + rng.normal(0, run_sd, (design.runs, seeds))
+    image_bias = rng.normal(0, 0.05, images)
+    scores = (
+        runs[:, :, None]
+        + image_bias[None, None, :]
+        + rng.normal(0, 0.08, (design.runs, seeds, images))
+    )
+    return np.clip(scores, 0, 1)
+
+
+def test_main_effects_and_interactions_equal_the_means_of_the_design_by_hand():
+    design = build_design(REFERENCE, resolution=4)
+    scores = simulated(design, {"rotation": 0.06, "zoom": -0.04, "rotation:zoom": -0.03})
+    table = effects_table(scores, design).set_index("effect")
+    run_means = scores.mean(axis=(1, 2))
+    x = dict(zip(design.factors, design.matrix.T, strict=True))
+    for name in REFERENCE:
+        by_hand = run_means[x[name] > 0].mean() - run_means[x[name] < 0].mean()
+        assert table.loc[name, "difference"] == pytest.approx(by_hand, abs=1e-12)
+    # rotation's effect with zoom on minus with zoom off
+    on, off = x["zoom"] > 0, x["zoom"] < 0
+    by_hand = (
+        run_means[on & (x["rotation"] > 0)].mean()
+        - run_means[on & (x["rotation"] < 0)].mean()
+        - (
+            run_means[off & (x["rotation"] > 0)].mean()
+            - run_means[off & (x["rotation"] < 0)].mean()
+        )
+    )
+    label = "rotation:zoom" if "rotation:zoom" in table.index else None
+    if label is None:  # the chain is named by another member
+        label = next(e for e in table.index if "rotation:zoom" in str(table.loc[e, "aliases"]))
+    assert table.loc[label, "difference"] == pytest.approx(by_hand, abs=1e-12)
+    assert table.loc["rotation", "verdict"] == "helps"
+    assert table.loc["zoom", "verdict"] == "hurts"
+    assert (table["kind"] == "main effect").sum() == 6 and (
+        table["kind"] == "interaction"
+    ).sum() == 7
+    assert table.loc[table["kind"] == "interaction", "verdict"].eq("descriptive").all()
+
+
+def test_the_run_part_of_a_main_effects_variance_is_ols_on_the_run_means():
+    """Variant and seed fixed on the points x seeds table of run means: OLS's standard error of
+    the main-effect contrast is the run part of ours, with (V - 1)(S - 1) df."""
+    design = build_design(["rotation", "zoom", "horizontal_flip"])
+    scores = simulated(design, {"rotation": 0.02}, seeds=3, images=200, run_sd=0.02, seed=3)
+    row = effects_table(scores, design).set_index("effect").loc["rotation"]
+    means = scores.mean(axis=2)
+    frame = pd.DataFrame(
+        [(f"p{v}", s, means[v, s]) for v in range(design.runs) for s in range(3)],
+        columns=["point", "seed", "y"],
+    )
+    fit = smf.ols("y ~ C(point) + C(seed) - 1", frame).fit()
+    weights = design.matrix[:, 0] / (design.runs / 2)
+    names = [f"C(point)[p{v}]" for v in range(design.runs)]
+    restriction = np.zeros(len(fit.params))
+    restriction[[list(fit.params.index).index(n) for n in names]] = weights
+    ols = fit.t_test(restriction)
+    assert float(ols.effect[0]) == pytest.approx(row["difference"], abs=1e-12)
+    image_part = row["standard_error"] ** 2 - float(ols.sd[0, 0]) ** 2
+    assert row["df"] == fit.df_resid == (design.runs - 1) * 2
+    table = np.tensordot(weights, scores, axes=1)  # the effect's seeds x images table
+    ms_image = 3 * table.mean(axis=0).var(ddof=1)
+    residual = table - table.mean(1, keepdims=True) - table.mean(0, keepdims=True) + table.mean()
+    ms_residual = (residual**2).sum() / (2 * 199)
+    assert image_part == pytest.approx(max(ms_image - ms_residual, 0) / (3 * 200), rel=1e-6)
+
+
+def test_each_alias_chain_is_one_row():
+    design = build_design(REFERENCE, resolution=4)
+    labels = effect_labels(design)
+    members = [label for label, aliases in labels for label in [label, *aliases]]
+    assert len(members) == len(set(members)) == 6 + 15
+
+
+def test_the_effect_figures_draw_the_tables_numbers():
+    from test_figures import errorbars
+
+    from augablate.figures import interactions, main_effects, pyplot
+
+    design = build_design(REFERENCE, resolution=4)
+    table = effects_table(simulated(design, {"rotation": 0.06, "rotation:zoom": -0.03}), design)
+    figure = main_effects(table)
+    axis = figure.axes[0]
+    label_at = dict(
+        zip(axis.get_yticks(), [t.get_text() for t in axis.get_yticklabels()], strict=True)
+    )
+    drawn = {label_at[y].split(" (")[0]: (x, low, high) for x, y, low, high in errorbars(axis)}
+    mains = table[table["kind"] == "main effect"].set_index("effect")
+    assert set(drawn) == set(mains.index)
+    for name, (x, low, high) in drawn.items():
+        row = mains.loc[name]
+        assert (x, low, high) == pytest.approx(
+            (row["difference"] * 100, row["ci_low"] * 100, row["ci_high"] * 100)
+        )
+    pyplot().close(figure)
+    figure = interactions(table)
+    matrix = figure.axes[0].images[0].get_array()
+    factors = list(mains.index)
+    for _, row in table[table["kind"] == "interaction"].iterrows():
+        for label in [row["effect"], *str(row["aliases"]).split(" = ")]:
+            if label.count(":") == 1:
+                a, b = (factors.index(n) for n in label.split(":"))
+                assert matrix[a, b] == matrix[b, a] == pytest.approx(row["difference"] * 100)
+    assert np.ma.getmaskarray(matrix).diagonal().all()  # a transform with itself: blank
+    pyplot().close(figure)
