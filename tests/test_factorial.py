@@ -128,3 +128,45 @@ def test_the_effect_figures_draw_the_tables_numbers():
                 assert matrix[a, b] == matrix[b, a] == pytest.approx(row["difference"] * 100)
     assert np.ma.getmaskarray(matrix).diagonal().all()  # a transform with itself: blank
     pyplot().close(figure)
+
+
+@pytest.mark.slow
+def test_a_factorial_study_runs_end_to_end_with_effects_aliases_and_figures(tmp_path):
+    """A 2^(4-1) design (horizontal_flip = rotation x width_shift x zoom) at smoke scale: 8
+    points x 2 seeds, one training job."""
+    import yaml
+    from conftest import REPO, job_stats, run_snakemake
+
+    study = tmp_path / "factorial.yaml"
+    study.write_text(
+        yaml.safe_dump(
+            {
+                "design": {
+                    "type": "factorial",
+                    "transforms": ["rotation", "width_shift", "zoom", "horizontal_flip"],
+                    "generators": "a b c abc",  # resolution IV: 2FIs aliased in pairs
+                },
+                "resources": {"variants_per_job": 8, "seeds_per_job": 2},
+            }
+        )
+    )
+    smoke = str(REPO / "config" / "smoke.yaml")
+    result = run_snakemake(tmp_path, "--cores", "2", "--configfile", smoke, str(study), timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    effects = pd.read_csv(tmp_path / "results" / "tables" / "effects.csv")
+    assert (effects["kind"] == "main effect").sum() == 4
+    assert (effects["kind"] == "interaction").sum() == 3  # 6 pairs in 3 aliased chains
+    assert effects.loc[effects["kind"] == "interaction", "aliases"].str.count(":").eq(1).all()
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert "## Factorial design: main effects and interactions" in report
+    assert "### Main effects (4 effects, Holm-corrected together)" in report
+    assert (
+        "### Alias structure" in report
+        and "`rotation = width_shift:zoom:horizontal_flip`" in report
+    )
+    for row in effects[effects["kind"] == "main effect"].itertuples():
+        assert f"`{row.effect}`, averaged over the other transforms' settings" in report
+    for name in ("main_effects", "interactions"):
+        assert (tmp_path / "results" / "figures" / f"{name}.png").stat().st_size > 10_000
+    again = run_snakemake(tmp_path, "-n", "--cores", "2", "--configfile", smoke, str(study))
+    assert job_stats(again.stdout) == {}, again.stdout[-2000:]

@@ -428,6 +428,7 @@ def build_report(
     dose_response: pd.DataFrame | None = None,
     effects: pd.DataFrame | None = None,
     design_text: str = "",
+    alias_chains: Sequence[str] = (),
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
     analysis = config.get("analysis", {})
@@ -435,7 +436,7 @@ def build_report(
     order = variant_order(runs["variant"])
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     if effects is not None and not effects.empty:  # a factorial study answers by its effects
-        lines += factorial_lines(effects, design_text, len(order), len(seeds))
+        lines += factorial_lines(effects, design_text, len(order), len(seeds), alias_chains)
     lines += answer_section(contrasts, variants, floor, power, seeds, analysis.get("last_k", 5))
     settings = AugmentationSettings.from_config(config["augmentation"])
     if any("shear" in settings.for_variant(variant).enabled() for variant in order):
@@ -572,7 +573,13 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def factorial_lines(effects: pd.DataFrame, design_text: str, runs: int, seeds: int) -> list[str]:
+def factorial_lines(
+    effects: pd.DataFrame,
+    design_text: str,
+    runs: int,
+    seeds: int,
+    alias_chains: Sequence[str] = (),
+) -> list[str]:
     """The factorial design's answer: main effects with verdicts (the primary family), the
     two-factor interactions and the alias structure, in words."""
     if effects is None or effects.empty:
@@ -651,16 +658,31 @@ def factorial_lines(effects: pd.DataFrame, design_text: str, runs: int, seeds: i
             if not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0):
                 lines.append(f"- {_interaction_sentence(row)}")
         lines.append("")
+    aliased = [chain for chain in alias_chains if "=" in chain]
+    lines += ["### Alias structure", ""]
+    if aliased:
+        lines += [
+            "Effects in one chain share one contrast of the design's runs: the design estimates "
+            "their sum (pyDOE3's alias chains; `a:b` is the interaction of a and b):",
+            "",
+            *[f"- `{chain}`" for chain in aliased],
+            "",
+        ]
+    else:
+        lines += ["The full design: every effect is estimated clear of every other.", ""]
     return lines
 
 
 def _main_effect_sentence(row: Mapping) -> str:
     ci = f"95% CI {interval_text(row['ci_low'], row['ci_high'])} over {row['population']}"
     words = VERDICTS[row["verdict"]].format(margin=margin_text(row["margin"]))
+    aliased = (
+        f" It is aliased with {_aliases(row)}: the number is their sum." if _aliases(row) else ""
+    )
     return (
         f"`{row['effect']}`, averaged over the other transforms' settings, changed validation "
         f"accuracy by {points(row['difference'])} points ({ci}; Holm-adjusted "
-        f"{p_is(row['p_holm'])}): **{words}**."
+        f"{p_is(row['p_holm'])}): **{words}**.{aliased}"
     )
 
 

@@ -28,6 +28,7 @@ figures = {
     for path in [*inputs.figures, inputs.grid]
 }
 contrasts = pd.read_csv(inputs.contrasts)
+design = design_from_config(config, snakemake.params.enabled)  # None: one-at-a-time
 text = build_report(
     config=config,
     meta=load_meta(os.path.dirname(inputs.meta)),
@@ -42,7 +43,8 @@ text = build_report(
     config_files=snakemake.params.config_files,
     dose_response=pd.read_csv(inputs.dose_response),
     effects=pd.read_csv(inputs.effects),
-    design_text=getattr(design_from_config(config, snakemake.params.enabled), "how", ""),
+    design_text=design.how if design else "",
+    alias_chains=design.alias_chains() if design else (),
 )
 atomic_write_text(output.report, text)
 # the first screen of snakemake --report: the answer, its main figures, what made the study
