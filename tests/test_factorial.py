@@ -157,6 +157,8 @@ def test_a_factorial_study_runs_end_to_end_with_effects_aliases_and_figures(tmp_
     assert (effects["kind"] == "main effect").sum() == 4
     assert (effects["kind"] == "interaction").sum() == 3  # 6 pairs in 3 aliased chains
     assert effects.loc[effects["kind"] == "interaction", "aliases"].str.count(":").eq(1).all()
+    contrasts = pd.read_csv(tmp_path / "results" / "tables" / "contrasts.csv")
+    assert not contrasts["primary"].any() and contrasts["verdict"].eq("descriptive").all()
     report = (tmp_path / "results" / "report.md").read_text()
     assert "## Factorial design: main effects and interactions" in report
     assert "### Main effects (4 effects, Holm-corrected together)" in report

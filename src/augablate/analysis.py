@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -496,7 +497,9 @@ def _margin_checked(margin: float) -> float:
     return margin
 
 
-def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -> pd.DataFrame:
+def contrasts(
+    images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01, primary: bool = True
+) -> pd.DataFrame:
     """Every contrast of :func:`contrast_pairs`, estimated over seeds and images.
 
     The run (seed) part of every contrast's uncertainty comes from one model of all runs
@@ -504,13 +507,15 @@ def contrasts(images: pd.DataFrame, alpha: float = 0.05, margin: float = 0.01) -
     which estimate each contrast used); unbalanced studies fall back to each contrast's own
     seeds. Holm's correction runs over the primary family, once for the difference tests and
     once for the equivalence tests (``|difference| >= margin``, ``margin`` a fraction: 0.01 is
-    1 point). Verdicts (:func:`verdict`) are given for the primary family; the others are
+    1 point); ``primary`` False makes every contrast descriptive. Verdicts (:func:`verdict`) are given for the primary family; the others are
     ``descriptive``. The design columns (MDE, its interval, the smallest equivalence margin
     within reach) come from the study's pooled components at the contrast's level: Holm's
     strictest (alpha / family size) for the primary family, alpha for the others.
     """
     margin = _margin_checked(margin)
     pairs = contrast_pairs(images["variant"].unique())
+    if not primary:  # a factorial study's verdicts are its main effects' (augablate.factorial)
+        pairs = [dataclasses.replace(pair, primary=False) for pair in pairs]
     primary_count = sum(pair.primary for pair in pairs)
     mcnemar = mcnemar_table(images, pairs, alpha)
     model, order, unbalanced = study_model(images)

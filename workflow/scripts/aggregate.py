@@ -29,9 +29,16 @@ images = analysis.image_table(predictions, params["last_k"])
 runs = analysis.run_summary(history, params["last_k"])
 
 
+study = snakemake.params.design  # {"design": config["design"], "enabled": [...]}
+design = design_from_config(study, study["enabled"])
+
+
 def study_contrasts(table):
     return analysis.contrasts(
-        table, alpha=params["alpha"], margin=params["equivalence_margin"] / 100
+        table,
+        alpha=params["alpha"],
+        margin=params["equivalence_margin"] / 100,
+        primary=design is None,  # a factorial study's verdicts are its main effects'
     )
 
 
@@ -58,8 +65,6 @@ atomic_write_csv(
     outputs.endpoint,
     endpoint_table(predictions, int(history["epoch"].max()), study_contrasts),
 )
-study = snakemake.params.design  # {"design": config["design"], "enabled": [...]}
-design = design_from_config(study, study["enabled"])
 effects = pd.DataFrame(columns=EFFECT_COLUMNS)
 if design is not None:  # a factorial study: its main effects and interactions
     effects = effects_table(
