@@ -52,3 +52,44 @@ def test_a_single_collapsed_epoch_in_the_endpoint_is_counted_once():
     assert table["collapsed_epochs"].tolist() == [1]
     before = convergence_table(histories({"none": [0.0] * 3}, collapse=("none", 2, 14)), last_k=5)
     assert before["collapsed_epochs"].tolist() == [0]  # outside the last 5 epochs
+
+
+def test_the_report_says_which_variants_still_rise_beside_their_contrasts():
+    from augablate.report import convergence_lines, rising_note, rising_variants
+
+    table = convergence_table(
+        histories({"all": [0.004, 0.006, 0.005], "none": [0.0005, -0.0004, 0.0]})
+    )
+    rising = rising_variants(table)
+    assert set(rising) == {"all"}
+    row = table.set_index("variant").loc["all"]
+    assert rising["all"] == (
+        f"`all` gained {row['slope_per_epoch'] * 100:+.2f} points per epoch over its last 10 "
+        f"epochs (95% CI {row['slope_ci_low'] * 100:+.2f} to {row['slope_ci_high'] * 100:+.2f})"
+    )
+    assert rising["all"] in rising_note({"variant": "all", "baseline": "none"}, rising)
+    assert rising_note({"variant": "rotation", "baseline": "none"}, rising) == ""
+    text = "\n".join(convergence_lines(table, last_k=5))
+    assert "Still rising at the end: `all`" in text and "0 of 30 endpoint epochs collapsed" in text
+
+
+def test_the_endpoint_table_counts_verdicts_that_change_with_k():
+    import pandas as pd
+
+    from augablate.report import endpoint_lines
+
+    endpoint = pd.DataFrame(
+        [
+            (k, "rotation", "none", d, v)
+            for k, d, v in [
+                (1, -0.05, "hurts"),
+                (5, -0.01, "inconclusive"),
+                (10, -0.01, "inconclusive"),
+            ]
+        ]
+        + [(k, "zoom", "none", 0.002, "inconclusive") for k in (1, 5, 10)],
+        columns=["last_k", "variant", "baseline", "difference", "verdict"],
+    )
+    text = "\n".join(endpoint_lines(endpoint, last_k=5))
+    assert "1 verdict of 2 change with k" in text
+    assert "| `rotation` vs `none` | -5.0 (hurts)" in text

@@ -272,7 +272,9 @@ def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> l
     return lines
 
 
-def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str]:
+def answer_section(
+    contrasts, variants, floor, power, seeds, last_k, rising: Mapping[str, str] | None = None
+) -> list[str]:
     primary = contrasts[contrasts["primary"].astype(bool)]
     descriptive = contrasts[~contrasts["primary"].astype(bool)]
     images = int(variants["images"].max())
@@ -294,15 +296,22 @@ def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str
             verdict_table(primary),
             "",
         ]
-        lines += ["- " + effect_sentence(row, len(primary)) for _, row in primary.iterrows()]
+        lines += [
+            "- " + effect_sentence(row, len(primary)) + rising_note(row, rising)
+            for _, row in primary.iterrows()
+        ]
         lines += [""]
     if len(descriptive):
         lines += ["### Descriptive contrasts (not part of the corrected family)", ""]
-        lines += ["- " + effect_sentence(row, len(primary)) for _, row in descriptive.iterrows()]
+        lines += [
+            "- " + effect_sentence(row, len(primary)) + rising_note(row, rising)
+            for _, row in descriptive.iterrows()
+        ]
         lines += [""]
     lines += [
         line for text in evidence_lines(images, floor, power, len(seeds)) for line in (text, "")
     ]
+    lines += pooling_lines(primary)
     chance = float(variants["chance_level"].iloc[0])
     below = variants.loc[~variants["above_chance"].astype(bool), "variant"].tolist()
     lines += [
@@ -319,6 +328,136 @@ def answer_section(contrasts, variants, floor, power, seeds, last_k) -> list[str
         "",
     ]
     return lines
+
+
+def rising_note(row: Mapping, rising: Mapping[str, str] | None) -> str:
+    """What a contrast also measures when one of its variants was still rising at the end."""
+    involved = [rising[v] for v in (row["variant"], row["baseline"]) if rising and v in rising]
+    if not involved:
+        return ""
+    return (
+        f" *Still rising at the end: {'; '.join(involved)}; this difference also measures how "
+        "fast it learns, not only where it ends.*"
+    )
+
+
+def pooling_lines(primary: pd.DataFrame) -> list[str]:
+    """Which primary contrasts used the pooled run part and which their own seeds, and why."""
+    if primary.empty or "method" not in primary:
+        return []
+    own = primary[primary["method"] == "own"]
+    if own.empty:
+        return [
+            "Every primary contrast's run part is pooled over all runs (its variants' runs vary "
+            "as the others').",
+            "",
+        ]
+    names = ", ".join(f"`{row['variant']}` vs `{row['baseline']}`" for _, row in own.iterrows())
+    return [
+        f"{plural(len(own), 'primary contrast')} of {len(primary)} did not borrow the pooled run "
+        f"part: its variants' runs vary more than the others' (a one-sided F test, "
+        f"`method_reason` in contrasts.csv), so its interval rests on its own "
+        f"{plural(int(own['seeds'].iloc[0]) - 1, 'degree')} of freedom and detects less than the "
+        f"power sentence says (its own column `minimum_detectable_effect`): {names}.",
+        "",
+    ]
+
+
+def convergence_lines(convergence: pd.DataFrame | None, last_k: int) -> list[str]:
+    """Did every variant level off, and did single epochs throw runs off?"""
+    if convergence is None or convergence.empty:
+        return []
+    window = int(convergence["window"].max())
+    rising = convergence[convergence["still_rising"].astype(bool)]
+    collapsed = int(convergence["collapsed_epochs"].sum())
+    endpoint = int(convergence["endpoint_epochs"].sum())
+    lines = [
+        "## Did the variants level off?",
+        "",
+        f"The slope of validation accuracy over each run's last {window} epochs (least "
+        "squares), averaged over seeds, with its 95% t-interval over seeds; a variant is still "
+        "rising when the interval lies above zero. Collapsed epochs: epochs of the last "
+        f"{last_k} (the endpoint) 3 points or more below their run's median over them.",
+        "",
+        (
+            "Still rising at the end: "
+            + ", ".join(f"`{v}`" for v in rising["variant"])
+            + ": contrasts that involve them say so."
+            if len(rising)
+            else "No variant was still rising at the end."
+        )
+        + f" {collapsed} of {endpoint} endpoint epochs collapsed.",
+        "",
+        table(
+            [
+                [
+                    f"`{row['variant']}`",
+                    f"{row['slope_per_epoch'] * 100:+.2f}",
+                    f"{row['slope_ci_low'] * 100:+.2f} to {row['slope_ci_high'] * 100:+.2f}",
+                    "yes" if row["still_rising"] else "no",
+                    f"{row['collapsed_epochs']} of {row['endpoint_epochs']}",
+                ]
+                for _, row in convergence.iterrows()
+            ],
+            [
+                "variant",
+                "slope (pts/epoch)",
+                "95% CI (seeds)",
+                "still rising",
+                "collapsed endpoint epochs",
+            ],
+        ),
+        "",
+    ]
+    return lines
+
+
+def rising_variants(convergence: pd.DataFrame | None) -> dict[str, str]:
+    """variant -> its slope in words, for the variants still rising at the end."""
+    if convergence is None or convergence.empty:
+        return {}
+    return {
+        row["variant"]: (
+            f"`{row['variant']}` gained {row['slope_per_epoch'] * 100:+.2f} points per epoch over "
+            f"its last {row['window']} epochs (95% CI {row['slope_ci_low'] * 100:+.2f} to "
+            f"{row['slope_ci_high'] * 100:+.2f})"
+        )
+        for _, row in convergence.iterrows()
+        if row["still_rising"]
+    }
+
+
+def endpoint_lines(endpoint: pd.DataFrame | None, last_k: int) -> list[str]:
+    """The primary verdicts at other endpoints (last 1, 5, 10 epochs)."""
+    if endpoint is None or endpoint.empty:
+        return []
+    ks = sorted(endpoint["last_k"].unique())
+    rows = []
+    for (variant, baseline), group in endpoint.groupby(["variant", "baseline"], sort=False):
+        by_k = group.set_index("last_k")
+        rows.append(
+            [f"`{variant}` vs `{baseline}`"]
+            + [
+                f"{points(by_k.loc[k, 'difference'])} ({by_k.loc[k, 'verdict']})"
+                if k in by_k.index
+                else "n/a"
+                for k in ks
+            ]
+        )
+    verdicts_changed = sum(
+        group["verdict"].nunique() > 1
+        for _, group in endpoint.groupby(["variant", "baseline"], sort=False)
+    )
+    return [
+        "## How the answer depends on the endpoint",
+        "",
+        f"The primary contrasts when an image's score is its accuracy over the last k epochs, "
+        f"for k = {', '.join(map(str, ks))} (this study's verdicts use k = {last_k}): "
+        f"{plural(verdicts_changed, 'verdict')} of {len(rows)} change with k.",
+        "",
+        table(rows, ["contrast", *[f"k = {k}: difference (pts), verdict" for k in ks]]),
+        "",
+    ]
 
 
 def family_words(primary: pd.DataFrame) -> str:
@@ -429,6 +568,8 @@ def build_report(
     effects: pd.DataFrame | None = None,
     design_text: str = "",
     alias_chains: Sequence[str] = (),
+    convergence: pd.DataFrame | None = None,
+    endpoint: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
     analysis = config.get("analysis", {})
@@ -437,7 +578,12 @@ def build_report(
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     if effects is not None and not effects.empty:  # a factorial study answers by its effects
         lines += factorial_lines(effects, design_text, len(order), len(seeds), alias_chains)
-    lines += answer_section(contrasts, variants, floor, power, seeds, analysis.get("last_k", 5))
+    last_k = analysis.get("last_k", 5)
+    lines += answer_section(
+        contrasts, variants, floor, power, seeds, last_k, rising_variants(convergence)
+    )
+    lines += convergence_lines(convergence, last_k)
+    lines += endpoint_lines(endpoint, last_k)
     settings = AugmentationSettings.from_config(config["augmentation"])
     if any("shear" in settings.for_variant(variant).enabled() for variant in order):
         shear = config["augmentation"]["shear"]

@@ -45,6 +45,8 @@ text = build_report(
     effects=pd.read_csv(inputs.effects),
     design_text=design.how if design else "",
     alias_chains=design.alias_chains() if design else (),
+    convergence=pd.read_csv(inputs.convergence),
+    endpoint=pd.read_csv(inputs.endpoint),
 )
 atomic_write_text(output.report, text)
 # the first screen of snakemake --report: the answer, its main figures, what made the study
