@@ -1,8 +1,6 @@
 rule aggregate:
     input:
-        histories=run_outputs("history.csv"),
-        predictions=run_outputs("predictions.csv.gz"),
-        metrics=run_outputs("metrics.json"),
+        training=training_outputs,
     output:
         **TABLES,
     log:
@@ -16,6 +14,8 @@ rule aggregate:
         mem_mb=2048,
         runtime=10,
     params:
+        # every run's folder (in the training jobs' folders), in the config's order
+        runs=run_folders(RUNS),
         # one dict: Snakemake compares params as a set of strings, so separate values equal
         # to each other could trade places unnoticed
         analysis={
@@ -92,7 +92,7 @@ rule report:
             name: TABLES[name]
             for name in ("runs", "variants", "contrasts", "mcnemar", "dose_response")
         },
-        metrics=run_outputs("metrics.json"),
+        training=training_outputs,
         meta=CACHE_FILES["meta"],
         figures=expand("results/figures/{figure}.png", figure=STUDY_FIGURES),
         grid=GRID,
@@ -115,5 +115,6 @@ rule report:
     params:
         config=config,
         command=REPRODUCE_COMMAND,
+        runs=run_folders(RUNS),
     script:
         "../scripts/report.py"
