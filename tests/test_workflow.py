@@ -50,6 +50,23 @@ def test_dry_run_of_every_shipped_config(tmp_path, config):
     assert not [rule for rule in counts if rule.startswith("train_")]
 
 
+def test_until_train_stops_after_the_training_jobs(tmp_path):
+    """The one training rule is named train: --until train (and --forcerun train, below)
+    name every training job."""
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "2",
+        "--until",
+        "train",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_stats(result.stdout) == {"export_embedded": 1, "cache": 1, "train": 3}
+
+
 def test_a_bad_config_fails_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  epochs: -3\n")
@@ -250,6 +267,24 @@ def test_a_study_grows_by_retraining_only_what_a_change_touches(
     seed joining a job whose other seeds are done (a job's outputs are made together)."""
     workdir, _ = smoke_study
     assert scheduled(workdir, *([change] if change else [])) == (expected, jobs)
+
+
+@pytest.mark.slow
+def test_forcerun_train_reruns_every_training_job(smoke_study):
+    workdir, config = smoke_study
+    result = run_snakemake(
+        workdir,
+        "-n",
+        "--cores",
+        "2",
+        "--forcerun",
+        "train",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert job_stats(result.stdout) == {"train": 3, **ANALYSIS}
+    assert set(train_jobs(result.stdout)) == {f"{v}_seeds-1-2" for v in config["variants"]}
 
 
 @pytest.mark.slow

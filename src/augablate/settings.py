@@ -12,10 +12,8 @@ from pathlib import Path
 import yaml
 
 from augablate.model import check_image_size
-from augablate.protocol import ConfigError, TrainSettings
+from augablate.protocol import ConfigError, TrainSettings  # ConfigError: raised here too
 from augablate.variants import TRANSFORMS, AugmentationSettings
-
-__all__ = ["ConfigError"]  # re-exported: the config's error, defined with the protocol types
 
 
 def check_config(config: Mapping) -> None:
@@ -122,11 +120,10 @@ def check_removed_keys(config: Mapping) -> None:
             raise ConfigError(f"config key '{section}.{key}' is no longer used: {why}")
 
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-SCHEMA = SCHEMAS / "config.schema.yaml"
-#: The ``augmentation`` section of the schema, made from the registry (one property per
-#: transform) by :func:`write_augmentation_schema`; config.schema.yaml refers to it.
-AUGMENTATION_SCHEMA = SCHEMAS / "augmentation.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The lines of config.schema.yaml between which :func:`write_augmentation_schema` writes the
+#: ``augmentation`` section, made from the registry (one property per transform).
+BEGIN_AUGMENTATION, END_AUGMENTATION = "  # BEGIN augmentation", "  # END augmentation"
 
 
 def augmentation_schema() -> dict:
@@ -148,40 +145,35 @@ def augmentation_schema() -> dict:
         "reference is tested).",
     }
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
         "description": "Ranges with Keras ImageDataGenerator semantics; a variant switches "
         "them on or off. One property per transform of the registry "
         "(augablate.variants.TRANSFORMS): its type, range, default and meaning.",
-        "type": "object",
-        "additionalProperties": False,
         "properties": properties,
     }
 
 
-def write_augmentation_schema(path: Path | str = AUGMENTATION_SCHEMA) -> None:
-    """Write :func:`augmentation_schema` to ``path`` (after a change of the registry:
-    ``python -c 'from augablate.settings import write_augmentation_schema as w; w()'``)."""
-    header = (
-        "# Made from the transform registry (augablate.variants.TRANSFORMS) by\n"
-        "# augablate.settings.write_augmentation_schema; do not edit by hand.\n"
-    )
-    text = yaml.safe_dump(augmentation_schema(), sort_keys=False, width=100)
-    Path(path).write_text(header + text)
+def write_augmentation_schema(path: Path | str = SCHEMA) -> None:
+    """Write :func:`augmentation_schema` into the schema file, between its
+    :data:`BEGIN_AUGMENTATION` and :data:`END_AUGMENTATION` lines, after a change of the
+    registry: ``python -c 'from augablate.settings import write_augmentation_schema as w; w()'``.
+    The file stays whole, so that Snakemake's own ``validate`` reads every key and default."""
+    lines = Path(path).read_text().splitlines(keepends=True)
+    begin = next(i for i, line in enumerate(lines) if line.startswith(BEGIN_AUGMENTATION))
+    end = next(i for i, line in enumerate(lines) if line.startswith(END_AUGMENTATION))
+    while lines[begin].startswith("  #") and not lines[begin].startswith(END_AUGMENTATION):
+        begin += 1  # after the BEGIN comment
+    section = yaml.safe_dump({"augmentation": augmentation_schema()}, sort_keys=False, width=96)
+    block = ["  " + line if line.strip() else line for line in section.splitlines(keepends=True)]
+    Path(path).write_text("".join(lines[:begin] + block + lines[end:]))
 
 
 def config_schema(schema_path: Path | str = SCHEMA) -> dict:
-    """The whole config schema as one document: the YAML file with the ``augmentation``
-    section it refers to put in place (for reporting every error with its key)."""
-    schema_path = Path(schema_path)
+    """The config schema (the YAML file)."""
     with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
-    for name, section in schema["properties"].items():
-        if "$ref" in section:
-            with open(schema_path.parent / section.pop("$ref")) as handle:
-                referred = yaml.safe_load(handle)
-            referred.pop("$schema", None)
-            schema["properties"][name] = {**referred, **section}
-    return schema
+        return yaml.safe_load(handle)
 
 
 def check_schema(config: Mapping, schema_path: Path | str = SCHEMA) -> None:
