@@ -1,6 +1,7 @@
 # augablate: which image augmentations help this CNN, and by how much?
-# Stages: data.smk (get, verify, extract, decode once), train.smk (one job per group of variants and
-# group of seeds), analysis.smk (tables, statistics, figures, report). Configuration: config/README.md.
+# Stages: data.smk (get, verify, extract, decode once), train.smk (rule train: one job per group of
+# variants and group of seeds, into results/train/<job>/<variant>/seed-<seed>/), analysis.smk
+# (tables, statistics, figures, report). Configuration: config/README.md.
 from snakemake.utils import min_version
 
 min_version("9.0")

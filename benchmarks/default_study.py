@@ -45,25 +45,24 @@ def run_study(workdir: Path, cores: int, configs: list[str]) -> float:
 
 def job_seconds(workdir: Path, configs: list[str]) -> dict[tuple[str, int], tuple[float, int]]:
     """(variant, seed) -> (wall time of the training job that ran it, runs in that job), from
-    the jobs' Snakemake benchmark files (``none/seeds-1-2-3.tsv``,
-    ``none-to-horizontal_flip/seeds-1-2-3.tsv``)."""
+    the jobs' Snakemake benchmark files (``benchmarks/train/<job>.tsv``, e.g.
+    ``none-to-horizontal_flip_seeds-1-2-3.tsv``)."""
     from snakemake.utils import update_config
 
-    from augablate.settings import load_config, training_jobs
+    from augablate.jobs import training_jobs
+    from augablate.settings import load_config
 
     overrides: dict = {}  # the config files after the workflow's own, as Snakemake merges them
     for path in configs:
         update_config(overrides, yaml.safe_load(Path(path).read_text()) or {})
     config = load_config(REPO / "config" / "config.yaml", overrides)
     jobs = {}
-    for job in training_jobs(config):
-        for variant in [None] if job.variants else config["variants"]:
-            stem = job.stem.replace("{variant}", variant or "")
-            tsv = workdir / "benchmarks" / "train" / f"{stem}.tsv"
-            wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-            runs = job.runs(variant)
-            for run in runs:
-                jobs[run] = (wall, len(runs))
+    for name, job in training_jobs(config).items():
+        tsv = workdir / "benchmarks" / "train" / f"{name}.tsv"
+        wall = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+        runs = job.runs()
+        for run in runs:
+            jobs[run] = (wall, len(runs))
     return jobs
 
 
@@ -75,7 +74,7 @@ def training_phases(workdir: Path, configs: list[str]) -> pd.DataFrame:
     jobs = job_seconds(workdir, configs)
     every = [
         json.loads(path.read_text())
-        for path in sorted((workdir / "results" / "runs").glob("*/seed-*/metrics.json"))
+        for path in sorted((workdir / "results" / "train").glob("*/*/seed-*/metrics.json"))
     ]
     rows = []
     for metrics in every:
@@ -168,7 +167,7 @@ def main() -> None:
                 configs.append(str(workdir / "resources.yaml"))
             walls.append(run_study(workdir, args.cores, configs))
             table = training_phases(workdir, configs)
-            training_jobs = len(list((workdir / "benchmarks" / "train").glob("*/*.tsv")))
+            training_jobs = len(list((workdir / "benchmarks" / "train").glob("*.tsv")))
             phases.append(table.assign(run=index))
             histories.append(pd.read_csv(workdir / "results" / "tables" / "histories.csv"))
             if args.compare:

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         filters = [32, 64, 128, 128] if size >= 46 else [32, 64, 128]
 
         def model_factory():
-            from augablate.train import TrainSettings
+            from augablate.protocol import TrainSettings
 
             return build_model(size, len(classes), TrainSettings(filters=list(filters)))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,13 +44,20 @@ def job_stats(output: str) -> dict[str, int]:
     return {rule: int(count) for rule, count in counts.items()}
 
 
-def trainings(counts: dict[str, int], config: dict) -> int:
-    """How many trainings the training jobs of ``counts`` run, by the rules of the (validated)
-    ``config``: a train_seeds_1_2 job two, a train_none_to_all_seeds_1_2 job two per variant."""
-    from augablate.settings import training_jobs
+def train_jobs(output: str) -> list[str]:
+    """The training jobs a (dry) run's output lists: rule train's ``{job}`` wildcards."""
+    blocks = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", output, flags=re.S | re.M)
+    return [re.search(r"wildcards: job=(\S+)", block).group(1) for block in blocks]
 
-    per_job = {job.rule_name: len(job.runs()) for job in training_jobs(config)}
-    return sum(count * per_job[rule] for rule, count in counts.items() if rule in per_job)
+
+def trainings(output: str, config: dict) -> int:
+    """How many trainings the training jobs of a (dry) run's ``output`` run, by the job table
+    of the (validated) ``config``: a job ``rotation_seeds-1-2`` two, ``none-to-all_seeds-1-2``
+    two per variant of its group."""
+    from augablate.jobs import training_jobs
+
+    jobs = training_jobs(config)
+    return sum(len(jobs[name].runs()) for name in train_jobs(output))
 
 
 def write_image_tree(root: Path, classes=("cats", "dogs"), per_class=(3, 2), size=20, fmt="png"):

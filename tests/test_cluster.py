@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
-from augablate.settings import load_config, training_jobs
+from augablate.jobs import run_folder, training_jobs
+from augablate.settings import load_config
 
 SMOKE = REPO / "config" / "smoke.yaml"
 TEST_PROFILE = REPO / "tests" / "cluster" / "profile"
@@ -102,35 +103,32 @@ def local_study(cluster_study, smoke_study):
 @pytest.mark.slurm
 def test_every_training_ran_as_a_slurm_job(cluster_study, config):
     workdir, output = cluster_study
-    variants = config["variants"]
-    training = training_jobs(load_config(SMOKE))  # one variant per job: a {variant} wildcard
-    assert all(job.variants is None for job in training)
-    jobs, rules = [job.seeds for job in training], [job.rule_name for job in training]
+    jobs = training_jobs(load_config(SMOKE))  # one variant per job, both seeds
     logs = workdir / ".snakemake" / "slurm_logs"
-    # only trainings were submitted; data, cache, tables, figures and report are localrules
-    assert sorted(p.name for p in logs.iterdir()) == sorted(f"rule_{rule}" for rule in rules)
+    # only trainings were submitted (rule train, once per job); data, cache, tables, figures
+    # and report are localrules
+    assert sorted(p.name for p in logs.iterdir()) == ["rule_train"]
     job_ids = set()
-    for variant in variants:
-        for rule, chunk in zip(rules, jobs, strict=True):
-            slurm_logs = list((logs / f"rule_{rule}" / variant).glob("*.log"))
-            assert len(slurm_logs) == 1, slurm_logs
-            job_id = slurm_logs[0].stem
-            assert job_id.isdigit()
-            assert f"SLURM jobid {job_id}" in output
-            job = slurm_job(job_id)
-            assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0", job
-            assert job["Comment"] == f"rule_{rule}_wildcards_{variant}"
-            assert job["WorkDir"] == str(workdir)
-            assert job["NumCPUs"] == "1"  # the test profile's set-threads / cpus_per_task
-            slurm_log = slurm_logs[0].read_text()
-            assert f"rule {rule}:" in slurm_log and f"variant={variant}" in slurm_log
-            for seed in chunk:
-                metrics = json.loads(
-                    (workdir / f"results/runs/{variant}/seed-{seed}/metrics.json").read_text()
-                )
-                assert metrics["threads"] == 1  # the job's Snakemake threads reached TensorFlow
-            job_ids.add(job_id)
-    assert len(job_ids) == len(variants) * len(jobs)
+    for name, job in jobs.items():
+        slurm_logs = list((logs / "rule_train" / name).glob("*.log"))
+        assert len(slurm_logs) == 1, slurm_logs
+        job_id = slurm_logs[0].stem
+        assert job_id.isdigit()
+        assert f"SLURM jobid {job_id}" in output
+        slurm = slurm_job(job_id)
+        assert slurm["JobState"] == "COMPLETED" and slurm["ExitCode"] == "0:0", slurm
+        assert slurm["Comment"] == f"rule_train_wildcards_{name}"
+        assert slurm["WorkDir"] == str(workdir)
+        assert slurm["NumCPUs"] == "1"  # the test profile's set-threads / cpus_per_task
+        slurm_log = slurm_logs[0].read_text()
+        assert "rule train:" in slurm_log and f"job={name}" in slurm_log
+        for variant, seed in job.runs():
+            metrics = json.loads(
+                (workdir / run_folder(name, variant, seed) / "metrics.json").read_text()
+            )
+            assert metrics["threads"] == 1  # the job's Snakemake threads reached TensorFlow
+        job_ids.add(job_id)
+    assert len(job_ids) == len(jobs) == len(config["variants"])
 
 
 @pytest.mark.slurm
@@ -139,9 +137,11 @@ def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
     assert result_files(workdir) == result_files(local_study)
     variants, seeds = config["variants"], config["train"]["seeds"]
     epochs = config["train"]["epochs"]
+    jobs = training_jobs(load_config(SMOKE))
+    job_of = {run: name for name, job in jobs.items() for run in job.runs()}
     for variant in variants:
         for seed in seeds:
-            run = f"results/runs/{variant}/seed-{seed}"
+            run = run_folder(job_of[variant, seed], variant, seed)
             cluster = pd.read_csv(workdir / run / "history.csv")
             local = pd.read_csv(local_study / run / "history.csv")
             assert (
@@ -171,7 +171,7 @@ def test_cluster_outputs_match_a_local_run(cluster_study, local_study, config):
 
 def training_job_texts(dry_run_output: str) -> list[str]:
     """The description of every training job in a dry run's output."""
-    return re.findall(r"^rule train_\w+:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M)
+    return re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", dry_run_output, flags=re.S | re.M)
 
 
 def train_resources(dry_run_output: str) -> list[str]:
@@ -187,7 +187,7 @@ def train_resources(dry_run_output: str) -> list[str]:
     ids=["one-seed-per-job", "seven-variants-of-three-seeds-per-job"],
 )
 def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
-    """The profile's settings for `train` reach every training rule, whatever its seeds."""
+    """The profile's settings for `train` reach every training job, whatever its seeds."""
     result = run_snakemake(
         tmp_path,
         "-n",
@@ -206,7 +206,7 @@ def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
 @pytest.mark.parametrize(
     "seeds_per_job, variants_per_job, jobs", [(1, 1, 42), (3, 1, 14), (2, 1, 28), (1, 4, 12)]
 )
-def test_settings_given_for_train_reach_every_training_rule(
+def test_settings_given_for_train_reach_every_training_job(
     tmp_path, seeds_per_job, variants_per_job, jobs
 ):
     grouping = tmp_path / "grouping.yaml"
@@ -252,3 +252,54 @@ def test_local_gpu_route_dry_run(tmp_path):
     resources = train_resources(result.stdout + result.stderr)
     # the smoke study: 3 variants, each one job of its 2 seeds
     assert len(resources) == 3 and all("gpu=1" in line for line in resources), resources
+
+
+GPU_SHARING = "resources:\n  gpu: true\n  trainings_per_gpu: 4\n"
+
+
+def test_local_route_of_several_trainings_per_gpu_dry_run(tmp_path):
+    """resources.trainings_per_gpu 4: each training job asks for one GPU slot and no whole GPU,
+    so that --resources gpu_slots=<4 x GPUs> runs 4 trainings per GPU (no GPU here: a dry run)."""
+    sharing = tmp_path / "sharing.yaml"
+    sharing.write_text(GPU_SHARING)
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "8",
+        "--resources",
+        "gpu_slots=8",  # 2 GPUs
+        "--configfile",
+        str(SMOKE),
+        str(sharing),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = train_resources(result.stdout + result.stderr)
+    assert len(resources) == 3, resources
+    for line in resources:
+        assert "gpu_slots=1" in line and "gpu=0" in line, line
+
+
+def test_slurm_route_of_several_trainings_per_gpu_dry_run(tmp_path):
+    """On SLURM a GPU slot is a GPU shard: the profile's commented `gres: "shard:1"` for train,
+    switched on, reaches every training job with its slot, beside the profile's other settings."""
+    profile = tmp_path / "profile"
+    shutil.copytree(CLUSTER_PROFILE, profile)
+    settings = (profile / "config.yaml").read_text()
+    assert '    # gres: "shard:1"' in settings
+    (profile / "config.yaml").write_text(
+        settings.replace('    # gres: "shard:1"', '    gres: "shard:1"')
+    )
+    sharing = tmp_path / "sharing.yaml"
+    sharing.write_text(GPU_SHARING)
+    result = run_snakemake(
+        tmp_path, "-n", "--profile", str(profile), "--configfile", str(SMOKE), str(sharing)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert "executor: slurm" in output.lower() or "slurm" in output.lower()
+    resources = train_resources(output)
+    assert len(resources) == 3, resources
+    for line in resources:
+        assert "gres=shard:1" in line and "gpu_slots=1" in line and "gpu=0" in line, line
+        assert "mem_mb=4096" in line and "cpus_per_task=4" in line, line

@@ -6,19 +6,23 @@ import pytest
 import yaml
 from conftest import REPO
 
+from augablate.jobs import (
+    TrainingJob,
+    checkpoint_folder,
+    chunks,
+    run_folder,
+    seed_label,
+    study_runs,
+    training_jobs,
+)
+from augablate.reproduce import reproduce_command
 from augablate.settings import (
     ConfigError,
-    TrainingJob,
     augmentation_settings,
-    chunk_label,
-    job_runs,
     job_settings,
     load_config,
-    reproduce_command,
     run_params,
-    seed_chunks,
     train_settings,
-    training_jobs,
 )
 
 SHIPPED = sorted((REPO / "config").glob("*.yaml"))
@@ -160,45 +164,74 @@ def test_reproduce_command_keeps_what_decides_the_study(argv, expected):
     ],
 )
 def test_seeds_are_grouped_into_jobs_in_order(seeds, per_job, expected):
-    chunks = seed_chunks(seeds, per_job)
-    assert chunks == expected and [s for chunk in chunks for s in chunk] == seeds
+    grouped = chunks(seeds, per_job)
+    assert grouped == expected and [s for chunk in grouped for s in chunk] == seeds
 
 
-def test_a_job_is_named_by_its_seeds_and_finds_them_in_its_outputs():
-    assert chunk_label((3,)) == "seed-3" and chunk_label((1, 2, 3)) == "seeds-1-2-3"
-    assert chunk_label(tuple(range(100))) == "seeds-0-to-99"  # file names stay short
-    job = TrainingJob((7, 2))  # one variant per job: the rule's {variant} wildcard
-    assert job.rule_name == "train_seeds_7_2" and job.stem == "{variant}/seeds-7-2"
-    outputs = job.outputs("results/runs/{variant}/seed-{seed}")
-    assert outputs["history_7"] == "results/runs/{variant}/seed-7/history.csv"
-    runs = job_runs({k: v.replace("{variant}", "zoom") for k, v in outputs.items()}, "zoom")
+@pytest.mark.parametrize(
+    "seeds, label",
+    [
+        ((3,), "seed-3"),
+        ((1, 2, 3), "seeds-1-2-3"),
+        ((7, 2), "seeds-7-2"),
+        (tuple(range(100)), "seeds-0-to-99"),  # file names stay short
+        ((*range(1, 11), 20, *range(30, 36)), "seeds-1-to-10-20-30-to-35"),
+        ((1, 2, 3, 4, 6), "seeds-1-2-3-4-6"),
+    ],
+)
+def test_a_job_names_its_seeds_exactly(seeds, label):
+    assert seed_label(seeds) == label
+
+
+def test_different_seed_lists_never_share_a_label():
+    """The seeds are in a job's name and not in its params: two seed lists with one name would
+    let a changed job pass as done."""
+    lists = [(1, 2, 3, 4, 5), (1, 5), (1, 2, 4, 5), (5, 1), tuple(range(1, 51)), (1, 50)]
+    lists += [(*range(1, 11), 20), (*range(1, 11), 2, 0), tuple(range(1, 21))]
+    assert len({seed_label(seeds) for seeds in lists}) == len(lists)
+
+
+def test_a_job_of_one_variant_is_named_by_it_and_its_seeds():
+    job = TrainingJob(("zoom",), (7, 2))
+    assert job.name == "zoom_seeds-7-2"
+    assert job.runs() == [("zoom", 7), ("zoom", 2)]
+    runs = job.outputs()
     assert [(r.variant, r.seed) for r in runs] == [("zoom", 7), ("zoom", 2)]
-    assert runs[1].predictions == Path("results/runs/zoom/seed-2/predictions.csv.gz")
+    assert runs[1].predictions == Path(
+        "results/train/zoom_seeds-7-2/zoom/seed-2/predictions.csv.gz"
+    )
+    # the checkpoint outside the job's output folder, which Snakemake removes before a rerun
+    assert runs[1].checkpoint == Path("results/checkpoints/zoom_seeds-7-2/zoom/seed-2")
+    assert TrainingJob(("rotation+zoom",), (1,)).name == "rotation+zoom_seed-1"
 
 
-def test_a_job_of_several_variants_is_a_rule_of_its_own_and_finds_its_runs():
-    job = TrainingJob((1, 2), ("all-minus-width_shift", "none"))
-    assert job.rule_name == "train_all_minus_width_shift_to_none_seeds_1_2"
-    assert job.stem == "all-minus-width_shift-to-none/seeds-1-2"
-    assert TrainingJob((3,), ("zoom",)).stem == "zoom/seed-3"
-    outputs = job.outputs("results/runs/{variant}/seed-{seed}")
-    assert len(outputs) == 2 * 2 * 3 and "{" not in "".join(outputs.values())
-    runs = job_runs(outputs)
-    assert [(r.variant, r.seed) for r in runs] == [
+def test_a_job_of_several_variants_is_named_by_its_first_and_last():
+    job = TrainingJob(("all-minus-width_shift", "none"), (1, 2))
+    assert job.name == "all-minus-width_shift-to-none_seeds-1-2"
+    assert [(r.variant, r.seed) for r in job.outputs()] == [
         ("all-minus-width_shift", 1),
         ("all-minus-width_shift", 2),
         ("none", 1),
         ("none", 2),
     ]
-    assert runs[0].metrics == Path("results/runs/all-minus-width_shift/seed-1/metrics.json")
+    assert job.outputs()[0].metrics == Path(
+        "results/train/all-minus-width_shift-to-none_seeds-1-2/all-minus-width_shift/seed-1/"
+        "metrics.json"
+    )
+    assert run_folder(job.name, "none", 2).startswith(f"results/train/{job.name}/")
+    assert checkpoint_folder(job.name, "none", 2) == f"results/checkpoints/{job.name}/none/seed-2"
 
 
 @pytest.mark.parametrize(
     "variants_per_job, seeds_per_job, expected",
     [
-        (1, 2, [((1, 2), None), ((3,), None)]),
-        (2, 2, [((1, 2), ("a", "b")), ((3,), ("a", "b")), ((1, 2), ("c",)), ((3,), ("c",))]),
-        (5, 3, [((1, 2, 3), ("a", "b", "c"))]),
+        (
+            1,
+            2,
+            [("a", (1, 2)), ("a", (3,)), ("b", (1, 2)), ("b", (3,)), ("c", (1, 2)), ("c", (3,))],
+        ),
+        (2, 2, [("ab", (1, 2)), ("ab", (3,)), ("c", (1, 2)), ("c", (3,))]),
+        (5, 3, [("abc", (1, 2, 3))]),
     ],
 )
 def test_the_study_is_split_into_jobs_of_variants_and_seeds(
@@ -210,44 +243,52 @@ def test_the_study_is_split_into_jobs_of_variants_and_seeds(
         "resources": {"variants_per_job": variants_per_job, "seeds_per_job": seeds_per_job},
     }
     jobs = training_jobs(config)
-    assert [(job.seeds, job.variants) for job in jobs] == expected
-    # every (variant, seed) exactly once (a wildcard job once per variant)
-    runs = [
-        run
-        for job in jobs
-        for variant in (["a", "b", "c"] if job.variants is None else [None])
-        for run in job.runs(variant)
-    ]
+    assert [("".join(job.variants), job.seeds) for job in jobs.values()] == expected
+    assert all(name == job.name for name, job in jobs.items())
+    # every (variant, seed) exactly once
+    runs = [run for job in jobs.values() for run in job.runs()]
     assert sorted(runs) == sorted((v, s) for v in "abc" for s in (1, 2, 3))
+    # the analysis reads every run in the config's order, each in its job's folder
+    study = study_runs(jobs, config["variants"], config["train"]["seeds"])
+    assert [(r.variant, r.seed) for r in study] == [(v, s) for v in "abc" for s in (1, 2, 3)]
+    for run in study:
+        job = next(name for name, job in jobs.items() if (run.variant, run.seed) in job.runs())
+        assert run.history.parent == Path(run_folder(job, run.variant, run.seed))
 
 
-def test_variant_names_with_punctuation_make_valid_rules_and_parse_back():
-    variants = ["none", "rotation+zoom", "rotation@0.5", "all-minus-width_shift"]
+def test_variant_names_with_punctuation_make_one_path_component_each():
+    variants = ["none", "rotation+zoom", "rotation@0.5", "all-minus-width_shift", "rotation@1_0"]
     config = {
         "variants": variants,
         "train": {"seeds": [1, 12]},
         "resources": {"variants_per_job": 2, "seeds_per_job": 2},
     }
     jobs = training_jobs(config)
-    assert [job.rule_name for job in jobs] == [
-        "train_none_to_rotation_zoom_seeds_1_12",
-        "train_rotation_0_5_to_all_minus_width_shift_seeds_1_12",
+    assert list(jobs) == [
+        "none-to-rotation+zoom_seeds-1-12",
+        "rotation@0.5-to-all-minus-width_shift_seeds-1-12",
+        "rotation@1_0_seeds-1-12",
     ]
-    assert all(job.rule_name.isidentifier() for job in jobs)
-    runs = [run for job in jobs for run in job_runs(job.outputs("r/{variant}/seed-{seed}"))]
+    assert all("/" not in name and len(Path(name).parts) == 1 for name in jobs)
+    runs = [run for job in jobs.values() for run in job.outputs()]
     assert [(r.variant, r.seed) for r in runs] == [(v, s) for v in variants for s in (1, 12)]
-    assert runs[2].history == Path("r/rotation+zoom/seed-1/history.csv")
+    assert runs[2].history == Path(
+        "results/train/none-to-rotation+zoom_seeds-1-12/rotation+zoom/seed-1/history.csv"
+    )
 
 
-def test_groups_whose_rule_names_would_clash_are_refused():
+def test_two_jobs_of_one_name_are_refused(monkeypatch):
+    """Names cannot clash for the variants the registry knows (no variant holds ``-to-``); the
+    planner still refuses a clash, naming the config keys, rather than let two jobs share a
+    folder."""
     config = {
-        "variants": ["rotation@1.0", "zoom@1.0", "rotation@1_0", "zoom@1_0"],  # 1_0 is 10
+        "variants": ["a", "b", "c"],
         "train": {"seeds": [1]},
         "resources": {"variants_per_job": 1, "seeds_per_job": 1},
     }
-    assert len(training_jobs(config)) == 1  # one variant per job: a wildcard rule
-    config["resources"]["variants_per_job"] = 2
-    with pytest.raises(ConfigError, match="train_rotation_1_0_to_zoom_1_0_seed_1"):
+    assert len(training_jobs(config)) == 3
+    monkeypatch.setattr(TrainingJob, "name", property(lambda job: "same"))
+    with pytest.raises(ConfigError, match="'variants' and 'resources.variants_per_job'"):
         training_jobs(config)
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from augablate.model import build_model, check_image_size, min_image_size
-from augablate.train import TrainSettings
+from augablate.protocol import TrainSettings
 
 
 def test_minimum_sizes():

@@ -222,6 +222,4 @@ def test_a_folder_source_runs_the_smoke_study_and_is_read_again_when_it_changes(
     Image.new("RGB", (24, 24), "white").save(folder / "validation" / "dogs" / "img-0.png")
     changed = run_snakemake(work, "-n", "--cores", "2", "--configfile", "study.yaml")
     output = changed.stdout + changed.stderr
-    assert (
-        "rule import_folder" in output and "rule cache" in output and "rule train_seed_1:" in output
-    )
+    assert "rule import_folder" in output and "rule cache" in output and "rule train:" in output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 from conftest import write_image_tree
 
 from augablate.data import build_cache
-from augablate.train import HISTORY_COLUMNS
+from augablate.protocol import HISTORY_COLUMNS
 
 EPOCHS = 6
 SETTINGS = {
@@ -51,6 +52,8 @@ DRIVER = """
 import json, logging, os, sys, time
 from pathlib import Path
 import augablate.train as train
+from augablate.protocol import RunOutputs, TrainSettings
+from augablate.runner import run_job
 from augablate.variants import AugmentationSettings
 args = json.loads(sys.argv[1])
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -58,23 +61,23 @@ save = train.save_checkpoint
 def hooked_save(folder, model, state, arrays):
     time.sleep(args["slow_checkpoints"])
     save(folder, model, state, arrays)
-    if state["epoch"] == args["exit_after"] and args["exit_in"] in (None, folder.parent.name):
+    if state["epoch"] == args["exit_after"] and args["exit_in"] in (None, *folder.parts):
         os._exit(9)
 train.save_checkpoint = hooked_save
 run = Path(args["run"])
 augmentation = AugmentationSettings.from_config(args["augmentation"])
 common = dict(
-    cache=Path(args["cache"]), settings=train.TrainSettings(**args["settings"]), threads=1
+    cache=Path(args["cache"]), settings=TrainSettings(**args["settings"]), threads=1
 )
 if args["job"]:  # several seeds in this process, as a training job of the workflow runs them
     # a seed (variant all, in run/seed-N) or [variant, seed] (in run/<variant>/seed-N)
     pairs = [("all", job) if isinstance(job, int) else tuple(job) for job in args["job"]]
     folders = [run / ("" if v == "all" else v) / f"seed-{seed}" for v, seed in pairs]
-    train.run_trainings(
+    # as a job of the workflow: the checkpoints outside the outputs' folders, in
+    # run/checkpoints/<variant>/seed-N (Snakemake removes a job's output folder before a rerun)
+    run_job(
         runs=[
-            train.RunOutputs(
-                v, seed, f / "history.csv", f / "predictions.csv.gz", f / "metrics.json"
-            )
+            RunOutputs.in_folder(f, v, seed, checkpoint=run / "checkpoints" / v / f"seed-{seed}")
             for (v, seed), f in zip(pairs, folders)
         ],
         # each variant's own settings, as a job of the workflow has them (its params)
@@ -223,8 +226,7 @@ def test_seeds_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uni
     assert_same_history(read_run(tmp_path / "seed-8"), seed_8)
     assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)
     assert not seed_8[METRIC_COLUMNS].equals(uninterrupted[METRIC_COLUMNS])  # two seeds differ
-    for seed in (8, 7):
-        assert not (tmp_path / f"seed-{seed}" / "checkpoint").exists()
+    assert not (tmp_path / "checkpoints").exists()  # removed once all runs were written
 
 
 def test_variants_trained_in_one_process_equal_each_in_its_own(cache, tmp_path, uninterrupted):
@@ -245,16 +247,18 @@ def test_a_job_killed_in_its_second_run_keeps_its_first(cache, tmp_path, uninter
     epoch trained again; Snakemake has removed the job's outputs) and resumes seed 7."""
     crashed = start(cache, tmp_path, job=[8, 7], exit_after=2, exit_in="seed-7")
     assert crashed.wait(timeout=120) == 9, (tmp_path / "log.txt").read_text()[-3000:]
-    assert (tmp_path / "seed-8" / "checkpoint" / "state.json").exists()
-    for name in ("history.csv", "predictions.csv.gz", "metrics.json"):
-        (tmp_path / "seed-8" / name).unlink()  # as Snakemake does before it reruns a job
+    assert (tmp_path / "checkpoints" / "all" / "seed-8" / "state.json").exists()
+    assert (tmp_path / "seed-8" / "history.csv").exists()
+    # as Snakemake does before it reruns a job: its output folders removed, whole
+    shutil.rmtree(tmp_path / "seed-8")
+    shutil.rmtree(tmp_path / "seed-7", ignore_errors=True)
     wait(start(cache, tmp_path, job=[8, 7]), tmp_path)
     assert_same_history(read_run(tmp_path / "seed-8"), seed_8)
     assert_same_history(read_run(tmp_path / "seed-7"), uninterrupted)
     for seed, resumed_at in ((8, [EPOCHS]), (7, [2])):
         metrics = json.loads((tmp_path / f"seed-{seed}" / "metrics.json").read_text())
         assert metrics["resumed_at_epochs"] == resumed_at
-        assert not (tmp_path / f"seed-{seed}" / "checkpoint").exists()
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_same_config_and_seed_give_identical_histories(cache, tmp_path, uninterrupted):
@@ -299,7 +303,8 @@ def test_a_checkpoint_of_another_config_is_not_used(cache, tmp_path):
 def test_a_checkpoint_of_another_augmentation_range_does_not_match(cache):
     """The fingerprint a checkpoint must match holds the variant's ranges: a killed rotation-40
     run's checkpoint is not continued by a rotation-20 run."""
-    from augablate.train import TrainSettings, load_run_data, run_fingerprint
+    from augablate.protocol import TrainSettings
+    from augablate.train import load_run_data, run_fingerprint
     from augablate.variants import AugmentationSettings
 
     data = load_run_data(cache, 1000)

@@ -1,18 +1,22 @@
 """A training process does not pay for what it never uses: the packages Keras imports at
 start-up only for features a training does not touch are marked absent before TensorFlow
-loads (workflow/scripts/train.py), and a model still builds and trains."""
+loads (workflow/scripts/train.py, through augablate.startup, which imports no TensorFlow), and
+a model still builds and trains."""
 
 import json
 import subprocess
 import sys
 
-from augablate import train
+from augablate import startup
 
 CHILD = """
 import json, sys
-from augablate.train import UNUSED_BY_TRAINING, configure_tensorflow, skip_unused_imports
+from augablate.startup import UNUSED_BY_TRAINING, prepare_training_process
 
-skipped = skip_unused_imports()
+skipped = prepare_training_process()
+assert "tensorflow" not in sys.modules  # augablate.startup imports no TensorFlow
+from augablate.train import configure_tensorflow  # imports TensorFlow, after the skip
+
 tf = configure_tensorflow(1, 1, True)
 import keras
 import numpy as np
@@ -32,15 +36,38 @@ def test_a_training_process_skips_what_keras_would_import_for_nothing():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["skipped"] == found["absent"] == list(train.UNUSED_BY_TRAINING)
+    assert found["skipped"] == found["absent"] == list(startup.UNUSED_BY_TRAINING)
     assert found["loss"] > 0
 
 
 def test_packages_already_imported_are_left_alone(monkeypatch):
     name = "augablate_test_never_imported"
-    monkeypatch.setattr(train, "UNUSED_BY_TRAINING", ("json", name))
+    monkeypatch.setattr(startup, "UNUSED_BY_TRAINING", ("json", name))
     try:
-        assert train.skip_unused_imports() == [name]
+        assert startup.skip_unused_imports() == [name]
         assert sys.modules[name] is None and sys.modules["json"] is json
     finally:
         sys.modules.pop(name, None)
+
+
+MEMORY_GROWTH = """
+import json
+import tensorflow as tf
+from augablate.train import configure_tensorflow
+
+grown = []
+tf.config.list_physical_devices = lambda kind=None: ["GPU:0", "GPU:1"] if kind == "GPU" else []
+tf.config.experimental.set_memory_growth = lambda device, on: grown.append([device, on])
+configure_tensorflow(1, 1, True)
+print(json.dumps(grown))
+"""
+
+
+def test_every_visible_gpu_grows_its_memory_so_trainings_can_share_it():
+    """resources.trainings_per_gpu: before any op, each GPU TensorFlow sees is set to grow its
+    memory as needed (no GPU here: TensorFlow's device list is replaced by two fake GPUs)."""
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_GROWTH], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [["GPU:0", True], ["GPU:1", True]]

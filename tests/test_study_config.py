@@ -97,34 +97,31 @@ PLAN = re.compile(
 STUDIES = ["config.yaml", "smoke.yaml", "known_answer.yaml", "cats_vs_dogs.yaml", "factorial.yaml"]
 
 
-def _training_jobs(output: str) -> list[dict]:
-    """Each planned training job of a dry run: its rule, threads, mem_mb and run folders."""
+def _training_jobs(output: str, config: dict) -> list[dict]:
+    """Each planned training job of a dry run: its threads, mem_mb and runs (by the job table of
+    the config, from the job's name in the dry run)."""
+    from augablate.jobs import training_jobs
+
+    table = training_jobs(config)
     jobs = []
     for block in re.split(r"\n(?=rule |localrule )", output):
-        header = re.match(r"(?:local)?rule (\w+):", block)
-        if not header or not header.group(1).startswith("train"):
+        if not re.match(r"(?:local)?rule train:", block):
             continue
         threads = re.search(r"^\s+threads: (\d+)", block, re.MULTILINE)
         mem = re.search(r"mem_mb=(\d+)", block)
-        output_line = re.search(r"^\s+output: (.*)$", block, re.MULTILINE).group(1)
-        runs = {
-            os.path.dirname(path)
-            for path in output_line.split(", ")
-            if path.endswith("history.csv")
-        }
+        name = re.search(r"^\s+wildcards: job=(\S+)", block, re.MULTILINE).group(1)
         jobs.append(
             {
-                "rule": header.group(1),
                 "threads": int(threads.group(1)) if threads else 1,
                 "mem_mb": int(mem.group(1)),
-                "runs": runs,
+                "runs": table[name].runs(),
             }
         )
     return jobs
 
 
 def _plan(output: str, config: dict) -> dict:
-    jobs = _training_jobs(output)
+    jobs = _training_jobs(output, config)
     return {
         "variants": len(config["variants"]),
         "seeds": len(config["train"]["seeds"]),

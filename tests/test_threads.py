@@ -28,7 +28,8 @@ from pathlib import Path
 
 import tensorflow  # noqa: F401 - imported before the clock starts
 
-from augablate.train import TrainSettings, run_training
+from augablate.protocol import TrainSettings
+from augablate.train import run_training
 from augablate.variants import AugmentationSettings
 
 cache, out = Path(sys.argv[1]), Path(sys.argv[2])

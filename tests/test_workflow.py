@@ -11,9 +11,19 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SHARED_ARCHIVE, job_stats, run_snakemake, trainings, write_image_tree
+from conftest import (
+    REPO,
+    SHARED_ARCHIVE,
+    job_stats,
+    run_snakemake,
+    train_jobs,
+    trainings,
+    write_image_tree,
+)
 
-from augablate.settings import chunk_label, load_config, training_jobs
+from augablate.jobs import run_folder, training_jobs
+from augablate.protocol import RUN_FILES
+from augablate.settings import load_config
 
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -31,11 +41,30 @@ def test_dry_run_of_every_shipped_config(tmp_path, config):
     assert result.returncode == 0, result.stderr
     loaded = load_config(config)
     counts = job_stats(result.stdout)
-    assert trainings(counts, loaded) == len(loaded["variants"]) * len(loaded["train"]["seeds"])
-    assert {rule: n for rule, n in counts.items() if rule.startswith("train_")} == {
-        job.rule_name: 1 if job.variants else len(loaded["variants"])
-        for job in training_jobs(loaded)
-    }
+    assert trainings(result.stdout, loaded) == (
+        len(loaded["variants"]) * len(loaded["train"]["seeds"])
+    )
+    # one rule, train, once per job of the job table; no other rule trains
+    assert counts["train"] == len(training_jobs(loaded))
+    assert sorted(train_jobs(result.stdout)) == sorted(training_jobs(loaded))
+    assert not [rule for rule in counts if rule.startswith("train_")]
+
+
+def test_until_train_stops_after_the_training_jobs(tmp_path):
+    """The one training rule is named train: --until train (and --forcerun train, below)
+    name every training job."""
+    result = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "2",
+        "--until",
+        "train",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_stats(result.stdout) == {"export_embedded": 1, "cache": 1, "train": 3}
 
 
 def test_a_bad_config_fails_before_any_job(tmp_path):
@@ -66,9 +95,12 @@ def test_smoke_study_end_to_end(smoke_study):
     tables = workdir / "results" / "tables"
     images = pd.read_csv(tables / "images.csv.gz")
     runs = pd.read_csv(tables / "runs.csv")
+    jobs = training_jobs(load_config(REPO / "config" / "smoke.yaml"))
+    job_of = {run: name for name, job in jobs.items() for run in job.runs()}
     for variant in variants:
         for seed in seeds:
-            run = workdir / "results" / "runs" / variant / f"seed-{seed}"
+            job = job_of[variant, seed]
+            run = workdir / run_folder(job, variant, seed)
             history = pd.read_csv(run / "history.csv")
             assert history["epoch"].tolist() == list(range(1, epochs + 1))
             measured = [
@@ -99,20 +131,26 @@ def test_smoke_study_end_to_end(smoke_study):
             assert metrics["validation_images"] == 1198 and metrics["clean_train_images"] == 599
             assert len(metrics["config_hash"]) == 16
             # both seeds of a variant ran in one job (smoke.yaml: seeds_per_job 2), logged apart
-            job = chunk_label(seeds)
-            log = (workdir / "logs" / "train" / variant / f"{job}.log").read_text()
+            assert job == f"{variant}_seeds-{'-'.join(map(str, seeds))}"
+            log = (workdir / "logs" / "train" / f"{job}.log").read_text()
             assert f"variant {variant} seed {seed}:" in log and f"epoch {epochs}/{epochs}" in log
-            with open(workdir / "benchmarks" / "train" / variant / f"{job}.tsv") as handle:
+            with open(workdir / "benchmarks" / "train" / f"{job}.tsv") as handle:
                 assert "max_rss" in next(csv.reader(handle, delimiter="\t"))
-            assert not (run / "checkpoint").exists()  # removed once the job's runs were written
+            # a job's folder holds its runs and nothing else
+            assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES.values())
             timeline = metrics["timeline"]
             first = json.loads((run.parent / f"seed-{seeds[0]}" / "metrics.json").read_text())
             assert timeline["process_start"] == first["timeline"]["process_start"]  # one process
+    assert sorted(p.name for p in (workdir / "results" / "train").iterdir()) == sorted(jobs)
+    # the checkpoints, kept outside the jobs' folders while they ran, are gone
+    assert not (workdir / "results" / "checkpoints").exists()
     # every variant trains with its own augmentation: none and all differ for the same seed
-    none = pd.read_csv(workdir / "results/runs/none/seed-1/history.csv")
-    everything = pd.read_csv(workdir / "results/runs/all/seed-1/history.csv")
+    none = pd.read_csv(workdir / "results/train/none_seeds-1-2/none/seed-1/history.csv")
+    everything = pd.read_csv(workdir / "results/train/all_seeds-1-2/all/seed-1/history.csv")
     assert not none["augmented_batch_loss"].equals(everything["augmented_batch_loss"])
-    none_metrics = json.loads((workdir / "results/runs/none/seed-1/metrics.json").read_text())
+    none_metrics = json.loads(
+        (workdir / "results/train/none_seeds-1-2/none/seed-1/metrics.json").read_text()
+    )
     assert none_metrics["transforms"] == [] and none_metrics["augmentation"]["rotation"] == 0
     assert len(runs) == len(variants) * len(seeds)
     assert sorted(map(tuple, runs[["variant", "seed"]].values.tolist())) == sorted(
@@ -140,9 +178,9 @@ def test_smoke_study_end_to_end(smoke_study):
     assert len(list((workdir / "results" / "figures").iterdir())) == 6
 
 
-def scheduled(workdir, *changes: str) -> dict[str, int]:
+def scheduled(workdir, *changes: str) -> tuple[dict[str, int], set[str]]:
     """The jobs a dry run of the smoke study with ``changes`` (YAML texts, added after the
-    study's config) would run, per rule."""
+    study's config) would run, per rule, and the training jobs among them by name."""
     files = []
     for index, text in enumerate(changes):
         path = workdir / f"change-{index}.yaml"
@@ -152,36 +190,56 @@ def scheduled(workdir, *changes: str) -> dict[str, int]:
         workdir, "-n", "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), *files
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return job_stats(result.stdout)
+    return job_stats(result.stdout), set(train_jobs(result.stdout))
 
 
 ANALYSIS = {"aggregate": 1, "figure": 5, "report": 1, "all": 1}
+SMOKE_VARIANTS = ("none", "rotation", "all")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "change, expected",
+    "change, expected, jobs",
     [
-        ("", {}),
-        ("train: {seeds: [1, 2, 3]}\n", {"train_seed_3": 3, **ANALYSIS}),
-        ("resources: {seeds_per_job: 1}\n", {"report": 1, "all": 1}),  # its command names it
+        ("", {}, set()),
+        (
+            "train: {seeds: [1, 2, 3]}\n",
+            {"train": 3, **ANALYSIS},
+            {f"{v}_seed-3" for v in SMOKE_VARIANTS},
+        ),
+        (
+            "resources: {seeds_per_job: 1}\n",
+            {"train": 6, **ANALYSIS},
+            {f"{v}_seed-{s}" for v in SMOKE_VARIANTS for s in (1, 2)},
+        ),
         (
             "resources: {seeds_per_job: 3}\ntrain: {seeds: [1, 2, 3]}\n",
-            {"train_seeds_1_2_3": 3, **ANALYSIS},
+            {"train": 3, **ANALYSIS},
+            {f"{v}_seeds-1-2-3" for v in SMOKE_VARIANTS},
         ),
         (
             "variants: [none, rotation, zoom, all]\n",
-            {"train_seeds_1_2": 1, "augmentation_grid": 1, **ANALYSIS},
+            {"train": 1, "augmentation_grid": 1, **ANALYSIS},
+            {"zoom_seeds-1-2"},
         ),
-        ("analysis: {last_k: 1}\n", ANALYSIS),
-        ("analysis: {equivalence_margin: 2.0}\n", ANALYSIS),
-        ("analysis: {grid_draws: 1}\n", {"augmentation_grid": 1, "report": 1, "all": 1}),
+        ("analysis: {last_k: 1}\n", ANALYSIS, set()),
+        ("analysis: {equivalence_margin: 2.0}\n", ANALYSIS, set()),
+        ("analysis: {grid_draws: 1}\n", {"augmentation_grid": 1, "report": 1, "all": 1}, set()),
         (
             "augmentation: {rotation: 20}\n",
-            {"train_seeds_1_2": 2, "augmentation_grid": 1, **ANALYSIS},
+            {"train": 2, "augmentation_grid": 1, **ANALYSIS},
+            {"rotation_seeds-1-2", "all_seeds-1-2"},
         ),
-        ("augmentation: {zoom: 0.1}\n", {"train_seeds_1_2": 1, "augmentation_grid": 1, **ANALYSIS}),
-        ("train: {learning_rate: 0.01}\n", {"train_seeds_1_2": 3, **ANALYSIS}),
+        (
+            "augmentation: {zoom: 0.1}\n",
+            {"train": 1, "augmentation_grid": 1, **ANALYSIS},
+            {"all_seeds-1-2"},
+        ),
+        (
+            "train: {learning_rate: 0.01}\n",
+            {"train": 3, **ANALYSIS},
+            {f"{v}_seeds-1-2" for v in SMOKE_VARIANTS},
+        ),
     ],
     ids=[
         "nothing",
@@ -197,16 +255,36 @@ ANALYSIS = {"aggregate": 1, "figure": 5, "report": 1, "all": 1}
         "lr",
     ],
 )
-def test_a_study_grows_by_retraining_only_what_a_change_touches(smoke_study, change, expected):
+def test_a_study_grows_by_retraining_only_what_a_change_touches(
+    smoke_study, change, expected, jobs
+):
     """After a finished study, a dry run schedules only the jobs whose result the change can
-    affect: a seed or a variant trains only the new runs, an analysis key trains nothing, a
-    transform's range retrains the variants that use it (rotation: rotation and all; zoom:
-    all), the learning rate retrains everything. The grouping of seeds into jobs decides no
-    result: regrouped, nothing trains again (the report, whose reproduce command names the
-    added config file, is written again); the exception is a seed joining a job whose other
-    seeds are done (a job's outputs are made together): its variants' jobs run whole."""
+    affect: a seed or a variant trains only the new runs (a job of their own), an analysis key
+    trains nothing, a transform's range retrains the variants that use it (rotation: rotation
+    and all; zoom: all), the learning rate retrains everything. A job is named by its variants
+    and seeds and its output is its folder (results/train/<job>/), so regrouping seeds into
+    jobs (resources.seeds_per_job) makes new jobs that train their runs again, and so does a
+    seed joining a job whose other seeds are done (a job's outputs are made together)."""
     workdir, _ = smoke_study
-    assert scheduled(workdir, *([change] if change else [])) == expected
+    assert scheduled(workdir, *([change] if change else [])) == (expected, jobs)
+
+
+@pytest.mark.slow
+def test_forcerun_train_reruns_every_training_job(smoke_study):
+    workdir, config = smoke_study
+    result = run_snakemake(
+        workdir,
+        "-n",
+        "--cores",
+        "2",
+        "--forcerun",
+        "train",
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert job_stats(result.stdout) == {"train": 3, **ANALYSIS}
+    assert set(train_jobs(result.stdout)) == {f"{v}_seeds-1-2" for v in config["variants"]}
 
 
 @pytest.mark.slow
@@ -325,7 +403,8 @@ def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(tmp_path):
     assert figure.read_bytes()[:8] == PNG_MAGIC
     dose = pd.read_csv(tmp_path / "results" / "tables" / "dose_response.csv")
     assert dose["strength"].tolist() == [0.0, 10.0, 20.0, 40.0]
-    metrics = json.loads((tmp_path / "results/runs/rotation@20/seed-1/metrics.json").read_text())
+    run = tmp_path / "results/train/rotation@20_seed-1/rotation@20/seed-1"
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["augmentation"]["rotation"] == 20.0 and metrics["transforms"] == ["rotation"]
     report = (tmp_path / "results" / "report.md").read_text()
     assert "## Dose-response" in report and "| 20 " in report

@@ -1,4 +1,5 @@
-"""Per-epoch checkpoints of a training: ``<run>/checkpoint/{state.json, epoch-NNNN.*}``.
+"""Per-epoch checkpoints of a training: ``<folder>/{state.json, epoch-NNNN.*}``, the folder
+outside the run's outputs in a training job (:func:`augablate.jobs.checkpoint_folder`).
 
 A checkpoint holds the weights and optimizer state, the per-image validation results so far,
 and ``state.json`` (the epoch, the history so far, a fingerprint of the configuration). Every
@@ -20,14 +21,8 @@ from augablate.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-FOLDER = "checkpoint"
 STATE = "state.json"
 KEYS = ("epoch", "fingerprint", "weights", "arrays", "history", "wall_seconds", "resumed_at_epochs")
-
-
-def checkpoint_folder(history_path: Path | str) -> Path:
-    """Where a run keeps its checkpoint: ``checkpoint/`` beside its outputs (not an output)."""
-    return Path(history_path).parent / FOLDER
 
 
 def save_checkpoint(folder: Path, model, state: dict, arrays: dict[str, np.ndarray]) -> None:

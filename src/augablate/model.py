@@ -8,10 +8,8 @@ Dense(512, ReLU), and a sigmoid output for two classes (softmax for more). Pixel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from augablate.train import TrainSettings
+from augablate.protocol import TrainSettings
 
 REFERENCE_FILTERS = (32, 64, 128, 128)
 
@@ -41,19 +39,17 @@ def build_model(
     settings: TrainSettings | None = None,
     augmentation_layer=None,
 ):
-    """Compile the reference CNN with ``settings`` (:class:`augablate.train.TrainSettings`: the
+    """Compile the reference CNN with ``settings`` (:class:`augablate.protocol.TrainSettings`: the
     filters, dense units and learning rate; by default the reference's), handed over whole so
     that the model and its training are set in one place. ``augmentation_layer`` (optional)
     runs before the rescaling, for placing augmentation on the accelerator. A whole epoch
     (``steps_per_epoch`` steps) runs per call of the compiled function: the same batches and
     updates as step by step, without Keras' per-step Python dispatch."""
-    from augablate.train import TrainSettings
+    import keras  # here: the config checks import this module for check_image_size
+    from keras import layers
 
     settings = settings or TrainSettings()
     filters, dense_units = settings.filters, settings.dense_units
-    import keras
-    from keras import layers
-
     check_image_size(image_size, filters)
     binary = num_classes == 2
     model = keras.Sequential(name="reference_cnn")

@@ -1,26 +1,20 @@
-"""Turning a validated config into the package's settings, plus the checks a JSON schema cannot
-express. Every error names the config key and the value that was wrong."""
+"""The config: its schema (the YAML file plus the registry's transforms), its validation (the
+schema's errors, each naming its key, then the checks a JSON schema cannot express), and what a
+run's settings are made of (:func:`run_params`, :func:`train_settings`). Every error names the
+config key and the value that was wrong. The training jobs are planned in :mod:`augablate.jobs`,
+the reproduce command is made in :mod:`augablate.reproduce`."""
 
 from __future__ import annotations
 
-import copy
-import os
-import re
-import shlex
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from augablate.design import apply_design
 from augablate.model import check_image_size
-from augablate.train import RunOutputs, TrainSettings
+from augablate.protocol import ConfigError, TrainSettings  # ConfigError: raised here too
 from augablate.variants import TRANSFORMS, AugmentationSettings
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key."""
 
 
 def check_config(config: Mapping) -> None:
@@ -73,116 +67,6 @@ def run_params(config: Mapping, variant: str) -> dict:
     }
 
 
-def seed_chunks(seeds: Sequence[int], per_job: int) -> list[tuple[int, ...]]:
-    """The seeds each training job runs, ``per_job`` at a time in the config's order
-    (``resources.seeds_per_job``). One process trains its seeds one after the other and pays
-    TensorFlow's start-up and the model's compilation once. Seeds appended to the list go to
-    new jobs, unless the last job had room: then its runs train again with the new seed (a
-    job's outputs are made together)."""
-    return [tuple(seeds[start : start + per_job]) for start in range(0, len(seeds), per_job)]
-
-
-def variant_groups(variants: Sequence[str], per_job: int) -> list[tuple[str, ...]]:
-    """The variants each training job runs, ``per_job`` at a time in the config's order
-    (``resources.variants_per_job``): like :func:`seed_chunks`, a variant appended to the list
-    goes to a new job unless the last one had room."""
-    return [tuple(variants[start : start + per_job]) for start in range(0, len(variants), per_job)]
-
-
-#: A run's output files by kind; among a training job's outputs each is named
-#: ``<kind>_<seed>`` (one variant per job) or ``<kind>_<variant>_<seed>``.
-RUN_FILES = {
-    "history": "history.csv",
-    "predictions": "predictions.csv.gz",
-    "metrics": "metrics.json",
-}
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    """One training job: its seeds for one variant (``variants`` None: the rule has a
-    ``{variant}`` wildcard, ``resources.variants_per_job`` is 1) or for a group of variants (a
-    rule of its own, without wildcards). Its runs train one after the other in one process."""
-
-    seeds: tuple[int, ...]
-    variants: tuple[str, ...] | None = None
-
-    @property
-    def folder(self) -> str:
-        """Its folder under ``logs/train/`` and ``benchmarks/train/``: the variant, or
-        ``<first>-to-<last>`` of its group (groups hold consecutive variants of the list)."""
-        if self.variants is None:
-            return "{variant}"
-        if len(self.variants) == 1:
-            return self.variants[0]
-        return f"{self.variants[0]}-to-{self.variants[-1]}"
-
-    @property
-    def stem(self) -> str:
-        """Its log and benchmark file name without the suffix, under :attr:`folder`."""
-        return f"{self.folder}/{chunk_label(self.seeds)}"
-
-    @property
-    def rule_name(self) -> str:
-        """``train_seeds_1_2_3`` (a {variant} wildcard) or ``train_none_to_zoom_seeds_1_2_3``."""
-        label = chunk_label(self.seeds)
-        if self.variants is not None:
-            label = f"{self.folder}_{label}"
-        return "train_" + re.sub(r"\W", "_", label)
-
-    def runs(self, variant: str | None = None) -> list[tuple[str, int]]:
-        """Its (variant, seed) pairs, variant by variant (``variant`` fills the wildcard)."""
-        return [(v, seed) for v in (self.variants or (variant,)) for seed in self.seeds]
-
-    def outputs(self, run_folder: str) -> dict[str, str]:
-        """Its named outputs: the files of each run, in ``run_folder`` (a path with ``{seed}``
-        and ``{variant}`` placeholders; the variant left as a wildcard when the job has none)."""
-        outputs = {}
-        for variant, seed in self.runs("{variant}"):
-            folder = run_folder.replace("{seed}", str(seed)).replace("{variant}", variant)
-            key = f"{seed}" if self.variants is None else f"{variant}_{seed}"
-            for kind, name in RUN_FILES.items():
-                outputs[f"{kind}_{key}"] = f"{folder}/{name}"
-        return outputs
-
-
-def training_jobs(config: Mapping) -> list[TrainingJob]:
-    """The study's training jobs (``resources.seeds_per_job`` and ``variants_per_job``): one
-    per group of seeds, each for every variant through a wildcard when ``variants_per_job`` is
-    1, else one per group of variants and group of seeds."""
-    res = config["resources"]
-    chunks = seed_chunks(config["train"]["seeds"], res["seeds_per_job"])
-    if res["variants_per_job"] == 1:
-        return [TrainingJob(seeds) for seeds in chunks]
-    groups = variant_groups(config["variants"], res["variants_per_job"])
-    jobs = [TrainingJob(seeds, group) for group in groups for seeds in chunks]
-    names = [job.rule_name for job in jobs]
-    if clash := sorted({name for name in names if names.count(name) > 1}):
-        raise ConfigError(
-            f"config key 'variants': groups of resources.variants_per_job "
-            f"({res['variants_per_job']}) whose first and last variants differ only in "
-            f"punctuation give two training rules the name {clash[0]}; reorder the variants or "
-            "change resources.variants_per_job"
-        )
-    return jobs
-
-
-def job_runs(outputs: Mapping[str, str], variant: str | None = None) -> list[RunOutputs]:
-    """The runs of a training job (variant, seed and output paths) from its named outputs
-    (:meth:`TrainingJob.outputs`); ``variant`` is the wildcard's value of a one-variant job.
-    The seeds are not params, so that regrouping seeds into jobs changes no job's params (the
-    variants of a group job are: its params hold each one's settings)."""
-    runs = []
-    for name in outputs.keys():
-        if not name.startswith("history_"):
-            continue
-        key = name.split("_", 1)[1]
-        run_variant, seed = key.rsplit("_", 1) if "_" in key else (variant, key)
-        files = {kind: Path(outputs[f"{kind}_{key}"]) for kind in RUN_FILES}
-        runs.append(RunOutputs(variant=run_variant, seed=int(seed), **files))
-    return runs
-
-
 def job_settings(params: Mapping[str, Mapping]) -> tuple[dict, TrainSettings]:
     """Each variant's augmentation and the training settings of a job from its params (variant
     -> :func:`run_params`), which differ only in the augmentation: one config made them."""
@@ -194,21 +78,6 @@ def job_settings(params: Mapping[str, Mapping]) -> tuple[dict, TrainSettings]:
     if any(other != first for other in others):
         raise ValueError(f"the variants of one job must share their training settings: {params}")
     return augmentation, first
-
-
-#: A job of more seeds than this is named by its first and last seed only (file names stay short).
-LISTED_SEEDS = 6
-
-
-def chunk_label(seeds: Sequence[int]) -> str:
-    """A job's seeds in its log and benchmark file names: ``seed-1``, ``seeds-1-2-3``, or
-    ``seeds-1-to-50`` for more than :data:`LISTED_SEEDS` (jobs hold consecutive seeds of the
-    list, so the first one alone tells them apart)."""
-    if len(seeds) == 1:
-        return f"seed-{seeds[0]}"
-    if len(seeds) > LISTED_SEEDS:
-        return f"seeds-{seeds[0]}-to-{seeds[-1]}"
-    return "seeds-" + "-".join(str(seed) for seed in seeds)
 
 
 def train_settings(config: Mapping) -> TrainSettings:
@@ -227,6 +96,15 @@ def train_settings(config: Mapping) -> TrainSettings:
         clean_train_every=evaluation["clean_train_every"],
         clean_train_images=evaluation["clean_train_images"],
     )
+
+
+def gpu_resources(resources: Mapping) -> dict[str, int]:
+    """What one training job asks of GPUs (Snakemake resources are integers, so a share of a
+    GPU is a slot): with ``resources.gpu`` one ``gpu_slots``, and a whole ``gpu`` too when
+    ``resources.trainings_per_gpu`` is 1; nothing without ``resources.gpu``."""
+    if not resources["gpu"]:
+        return {"gpu": 0, "gpu_slots": 0}
+    return {"gpu": 1 if resources["trainings_per_gpu"] == 1 else 0, "gpu_slots": 1}
 
 
 def augmentation_settings(config: Mapping) -> AugmentationSettings:
@@ -248,55 +126,72 @@ def check_removed_keys(config: Mapping) -> None:
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The lines of config.schema.yaml between which :func:`write_augmentation_schema` writes the
+#: ``augmentation`` section, made from the registry (one property per transform).
+BEGIN_AUGMENTATION, END_AUGMENTATION = "  # BEGIN augmentation", "  # END augmentation"
 
 
-def config_schema(schema_path: Path | str = SCHEMA) -> dict:
-    """The config schema: the YAML file, with one ``augmentation`` property per transform of the
-    registry (its JSON schema, default and meaning) and the resize methods the cache knows."""
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
-    from augablate.data.cache import RESIZE_METHODS
-
-    schema["properties"]["data"]["properties"]["resize"]["enum"] = list(RESIZE_METHODS)
-    properties = schema["properties"]["augmentation"]["properties"]
-    for transform in TRANSFORMS:
-        properties[transform.name] = {
+def augmentation_schema() -> dict:
+    """The schema of the ``augmentation`` section from the registry: one property per transform
+    (its JSON schema, default and meaning) and the fill mode."""
+    properties = {
+        transform.name: {
             **transform.schema,
             "default": transform.default,
             "description": transform.meaning,
         }
-    return schema
+        for transform in TRANSFORMS
+    }
+    properties["fill_mode"] = {
+        "type": "string",
+        "enum": ["nearest", "reflect"],
+        "default": "nearest",
+        "description": "Fill of points outside the image (the two modes whose match with the "
+        "reference is tested).",
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "Ranges with Keras ImageDataGenerator semantics; a variant switches "
+        "them on or off. One property per transform of the registry "
+        "(augablate.variants.TRANSFORMS): its type, range, default and meaning.",
+        "properties": properties,
+    }
 
 
-def _with_defaults(validator_class):
-    """A jsonschema validator that also fills in every ``default`` (the recipe of
-    jsonschema's FAQ), as Snakemake's ``validate(set_default=True)`` does."""
-    from jsonschema import validators
-
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def properties(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
-        yield from check_properties(validator, properties, instance, schema)
-
-    return validators.extend(validator_class, {"properties": properties})
+def write_augmentation_schema(path: Path | str = SCHEMA) -> None:
+    """Write :func:`augmentation_schema` into the schema file, between its
+    :data:`BEGIN_AUGMENTATION` and :data:`END_AUGMENTATION` lines, after a change of the
+    registry: ``python -c 'from augablate.settings import write_augmentation_schema as w; w()'``.
+    The file stays whole, so that Snakemake's own ``validate`` reads every key and default."""
+    lines = Path(path).read_text().splitlines(keepends=True)
+    begin = next(i for i, line in enumerate(lines) if line.startswith(BEGIN_AUGMENTATION))
+    end = next(i for i, line in enumerate(lines) if line.startswith(END_AUGMENTATION))
+    while lines[begin].startswith("  #") and not lines[begin].startswith(END_AUGMENTATION):
+        begin += 1  # after the BEGIN comment
+    section = yaml.safe_dump({"augmentation": augmentation_schema()}, sort_keys=False, width=96)
+    block = ["  " + line if line.strip() else line for line in section.splitlines(keepends=True)]
+    Path(path).write_text("".join(lines[:begin] + block + lines[end:]))
 
 
-def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
-    """Validate ``config`` against the schema, fill in the defaults, and run :func:`check_config`.
+def config_schema(schema_path: Path | str = SCHEMA) -> dict:
+    """The config schema (the YAML file)."""
+    with open(schema_path) as handle:
+        return yaml.safe_load(handle)
 
-    Every violation is reported at once, each naming its config key, e.g.
-    ``config key 'train.epochs': -1 is less than the minimum of 1``.
-    """
+
+def check_schema(config: Mapping, schema_path: Path | str = SCHEMA) -> None:
+    """Raise ConfigError listing every violation of the schema, each naming its config key,
+    e.g. ``config key 'train.epochs': -1 is less than the minimum of 1`` (and the keys no
+    longer used, saying why). Snakemake's own ``validate`` then fills in the defaults; it
+    reports only the first error, without the key's dotted name."""
     from jsonschema import Draft202012Validator
 
     check_removed_keys(config)
-    schema = config_schema(schema_path)
     errors = sorted(
-        Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))
+        Draft202012Validator(config_schema(schema_path)).iter_errors(config),
+        key=lambda e: list(map(str, e.path)),
     )
     if errors:
         lines = [
@@ -304,8 +199,16 @@ def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
             for error in errors
         ]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
-    for _ in _with_defaults(Draft202012Validator)(schema).iter_errors(config):
-        pass  # filling the defaults; the config was valid
+
+
+def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:
+    """Validate ``config`` as the workflow does (workflow/rules/common.smk): the schema's
+    errors with their keys (:func:`check_schema`), the defaults filled in by Snakemake's
+    ``validate(set_default=True)``, then :func:`check_config`."""
+    from snakemake.utils import validate
+
+    check_schema(config, schema_path)
+    validate(config, str(schema_path), set_default=True)
     try:
         apply_design(config)  # a factorial design chooses the variants
     except ValueError as error:
@@ -323,55 +226,3 @@ def load_config(path: Path | str, overrides: Mapping | None = None) -> dict:
     if overrides:
         update_config(config, dict(overrides))
     return validate_config(config)
-
-
-#: Snakemake options that decide a study's result, or where its files are, and so belong in its
-#: reproduce command: the config files and overrides, the workflow (-s) and the working directory
-#: (relative paths in a config are relative to it).
-_CONFIG_OPTIONS = {
-    "--configfile",
-    "--configfiles",
-    "--config",
-    "-C",
-    "-s",
-    "--snakefile",
-    "-d",
-    "--directory",
-}
-_PATH_OPTIONS = {"--configfile", "--configfiles", "-s", "--snakefile", "-d", "--directory"}
-
-
-def reproduce_command(argv: Sequence[str]) -> str:
-    """The command that reproduces a study from the arguments snakemake was called with: its
-    workflow (``-s``), working directory (``--directory``), config files and ``--config``
-    overrides, in order. ``--cores all``: the number of cores does not change the result (each
-    training's threads are ``resources.train_threads``), and other options of one call (targets,
-    ``-n``, ``--until``) are not part of the study.
-
-    Both ``--configfile a.yaml`` and ``--configfile=a.yaml`` are understood, and file paths
-    are normalised (``./a.yaml`` is ``a.yaml``), so that two spellings of one study give the
-    same command, and the report rule, whose params hold it, is not rerun for a spelling.
-    """
-    kept: list[str] = []
-    option = None
-    for argument in argv[1:]:
-        if argument.startswith("-"):
-            name, equals, value = argument.partition("=")
-            option = name if name in _CONFIG_OPTIONS else None
-            if option:
-                kept.append(option)
-                if equals:
-                    kept.append(_config_value(option, value))
-            if option in ("-s", "--snakefile", "-d", "--directory") and equals:
-                option = None  # takes one value
-        elif option:
-            kept.append(_config_value(option, argument))
-            if option in ("-s", "--snakefile", "-d", "--directory"):
-                option = None
-    return " ".join(["snakemake", "--cores", "all", *kept])
-
-
-def _config_value(option: str, value: str) -> str:
-    if option in _PATH_OPTIONS:
-        value = os.path.normpath(value)
-    return shlex.quote(value)

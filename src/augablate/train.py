@@ -14,8 +14,12 @@ A run survives being killed: after every epoch it saves a checkpoint (see
 reproduces the uninterrupted one exactly: the data stream and the augmentation draws restart at
 the same batch (``start_step`` of :func:`augablate.pipeline.training_dataset`), evaluation draws
 no random numbers, and nothing else in a run draws random numbers after the initial weights,
-which the checkpoint replaces. The folder is removed once the outputs are written (in a job of
-several seeds, :func:`run_trainings`, once all of them are).
+which the checkpoint replaces. The checkpoint is removed once the outputs are written, unless
+the caller keeps it: a job of several runs (:mod:`augablate.runner`) removes them once all its
+runs are written.
+
+This module imports TensorFlow: a training process first calls
+:func:`augablate.startup.prepare_training_process`, then imports it.
 """
 
 from __future__ import annotations
@@ -28,110 +32,39 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from augablate.checkpoint import (
-    checkpoint_folder,
-    discard,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-)
+try:
+    import tensorflow as tf
+except ImportError as error:
+    raise ImportError(
+        "TensorFlow is not installed in this environment: install the project with "
+        "pip install -e '.[cpu]' (CPU only) or pip install -e '.[gpu]' (NVIDIA GPUs)"
+    ) from error
+import keras
+
+from augablate.augment import AugmentationLayer
+from augablate.checkpoint import discard, load_checkpoint, load_weights, save_checkpoint
+from augablate.data.cache import load_meta, load_split
 from augablate.evaluate import Scores, clean_train_sample, predict_probabilities, score
 from augablate.io import atomic_write_csv, atomic_write_json
+from augablate.model import build_model
+from augablate.pipeline import training_dataset
+from augablate.protocol import CHECKPOINT, HISTORY_COLUMNS, PREDICTION_COLUMNS, TrainSettings
+from augablate.startup import process_start_time
 from augablate.variants import AugmentationSettings
-
-if TYPE_CHECKING:  # pandas is imported when needed: the Snakefile imports this module
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-#: history.csv, one row per epoch. ``augmented_batch_*`` are Keras' running means over the
-#: epoch's training batches as fed to the model (augmented, for a variant that augments) while
-#: the weights change; ``clean_train_*`` score the weights at the end of the epoch on
-#: un-augmented training images (empty at epochs without that evaluation); ``val_*`` score the
-#: whole validation split.
-HISTORY_COLUMNS = [
-    "epoch",
-    "augmented_batch_loss",
-    "augmented_batch_accuracy",
-    "clean_train_loss",
-    "clean_train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "epoch_seconds",
-    "evaluation_seconds",
-]
-#: predictions.csv.gz, one row per (epoch, validation image).
-PREDICTION_COLUMNS = [
-    "epoch",
-    "image",
-    "label",
-    "predicted",
-    "probability",
-    "true_class_probability",
-    "correct",
-]
-
-
-@dataclass
-class TrainSettings:
-    """Everything that decides a run except the variant and the seed."""
-
-    batch_size: int = 20
-    steps_per_epoch: int = 100
-    epochs: int = 100
-    learning_rate: float = 1e-4
-    learning_rate_schedule: str = "constant"  # or "cosine": decays to 0 over the run
-    filters: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
-    dense_units: int = 512
-    deterministic: bool = True
-    augmentation_placement: str = "pipeline"  # or "model"
-    clean_train_every: int = 2  # epochs between clean-train evaluations, back from the last
-    clean_train_images: int = 1000  # size of the fixed clean-train sample (all if fewer)
-
-    def clean_train_due(self, epoch: int) -> bool:
-        """Whether epoch ``epoch`` (1-based) scores the clean training sample: the last epoch
-        and every ``clean_train_every``-th before it."""
-        return (self.epochs - epoch) % self.clean_train_every == 0
-
-
-#: Packages Keras imports at start-up when they are installed, for features a training never
-#: uses (scikit-learn for its estimator wrappers, matplotlib for its image gallery); Keras
-#: guards both imports. They are 1.5 s of a 4 s ``import tensorflow`` on the development
-#: machine, paid by every training process.
-UNUSED_BY_TRAINING = ("sklearn", "matplotlib")
-
-
-def skip_unused_imports() -> list[str]:
-    """In a process that only trains, mark :data:`UNUSED_BY_TRAINING` as absent before
-    TensorFlow loads (a ``None`` in ``sys.modules`` makes their import raise ImportError, which
-    Keras expects). Packages already imported are left alone. The names marked."""
-    skipped = []
-    for name in UNUSED_BY_TRAINING:
-        if name not in sys.modules:
-            sys.modules[name] = None
-            skipped.append(name)
-    return skipped
-
 
 def configure_tensorflow(threads: int, seed: int, deterministic: bool):
-    """Set TensorFlow's thread pools, every RNG and determinism; call before any op runs."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as error:
-        raise ImportError(
-            "TensorFlow is not installed in this environment: install the project with "
-            "pip install -e '.[cpu]' (CPU only) or pip install -e '.[gpu]' (NVIDIA GPUs)"
-        ) from error
-    import keras
-
+    """Set TensorFlow's thread pools, every RNG and determinism, and let every visible GPU's
+    memory grow as needed (instead of one process taking it all, so that several trainings can
+    share a GPU: ``resources.trainings_per_gpu``); call before any op runs."""
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -142,22 +75,6 @@ def configure_tensorflow(threads: int, seed: int, deterministic: bool):
     return tf
 
 
-def process_start_time() -> float | None:
-    """When this process started (seconds since the epoch), from /proc on Linux; None
-    elsewhere. The time from there to the first epoch is a training's start-up cost."""
-    try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-        return boot + int(fields[19]) / ticks
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
 def config_hash(payload: dict) -> str:
     """A short stable hash of what decides a run (for telling runs of different configs apart)."""
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -165,8 +82,6 @@ def config_hash(payload: dict) -> str:
 
 
 def environment_info(tf) -> dict:
-    import keras
-
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return {
         "python": sys.version.split()[0],
@@ -208,8 +123,6 @@ class RunData:
 
 
 def load_run_data(cache: Path, clean_train_images: int) -> RunData:
-    from augablate.data import load_meta, load_split
-
     meta = load_meta(cache)
     train_images, train_labels = load_split(cache, "train")
     val_images, val_labels = load_split(cache, "validation")
@@ -248,14 +161,10 @@ class Evidence:
         return {name: np.asarray(values) for name, values in self.per_image.items()}
 
     def history(self) -> pd.DataFrame:
-        import pandas as pd
-
         return pd.DataFrame(self.rows, columns=HISTORY_COLUMNS)
 
     def predictions(self, data: RunData) -> pd.DataFrame:
         """One row per (epoch, validation image): the per-image evidence of the run."""
-        import pandas as pd
-
         arrays = self.arrays()
         epochs, count = arrays["predicted"].shape
         classes = np.asarray(data.classes, dtype=object)
@@ -317,12 +226,8 @@ def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) ->
 
 def build_run_model(settings: TrainSettings, active, data: RunData, seed: int):
     """The compiled model, with the augmentation layer when it is placed in the model."""
-    from augablate.model import build_model
-
     layer = None
     if settings.augmentation_placement == "model" and not active.is_identity:
-        from augablate.augment import AugmentationLayer
-
         layer = AugmentationLayer(active, seed=seed)
     model = build_model(data.image_size, len(data.classes), settings, augmentation_layer=layer)
     return model, layer
@@ -368,6 +273,7 @@ class Run:
     #: wall-clock times (seconds since the epoch) of this attempt: process start, the start of
     #: its first epoch, the end of each epoch (checkpoint saved), the outputs written
     timeline: dict = field(default_factory=lambda: {"epoch_ends": []})
+    compiled: object = None  # an augablate.runner.CompiledModels, or None
 
     @property
     def wall_seconds(self) -> float:
@@ -398,11 +304,16 @@ def run_training(
     metrics_path: Path,
     threads: int = 1,
     keep_checkpoint: bool = False,
+    checkpoint: Path | None = None,
+    compiled=None,
 ) -> dict:
     """Train the reference CNN for one (variant, seed); write its history, per-image
-    predictions and metrics. Resumes from the checkpoint a killed earlier attempt left; the
-    checkpoint is removed once the outputs are written, unless ``keep_checkpoint`` (then the
-    caller removes it: :func:`run_trainings` does once all its runs are written)."""
+    predictions and metrics. Resumes from the checkpoint a killed earlier attempt left in
+    ``checkpoint`` (by default ``checkpoint/`` beside the history); the checkpoint is removed
+    once the outputs are written, unless ``keep_checkpoint`` (then the caller removes it:
+    :func:`augablate.runner.run_job` does once all its runs are written). ``compiled`` (an
+    :class:`augablate.runner.CompiledModels` shared by the runs of one process) lends the run
+    a model this process has compiled before; without it the run compiles its own."""
     started = time.time()
     timeline = {
         "process_start": process_start_time() or started,
@@ -420,9 +331,10 @@ def run_training(
         settings,
         data,
         threads,
-        checkpoint_folder(history_path),
+        Path(checkpoint) if checkpoint else Path(history_path).parent / CHECKPOINT,
         started,
         timeline=timeline,
+        compiled=compiled,
     )
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
     model, initial_epoch = resume(run)
@@ -457,88 +369,19 @@ def run_training(
     return metrics
 
 
-@dataclass
-class RunOutputs:
-    """One run of a training job: its variant and seed and the paths of its three outputs."""
-
-    variant: str
-    seed: int
-    history: Path
-    predictions: Path
-    metrics: Path
-
-
-def run_trainings(
-    cache: Path,
-    runs: list[RunOutputs],
-    augmentation: Mapping[str, AugmentationSettings],
-    settings: TrainSettings,
-    threads: int = 1,
-) -> list[dict]:
-    """Train ``runs`` (the seeds of one variant or of several: ``augmentation`` holds each
-    variant's ranges) one after the other in this process: TensorFlow starts once and the
-    model is compiled once (:func:`reuse_compiled`); each run starts from its own seed exactly
-    as in a process of its own. Every finished run keeps its final checkpoint until all are
-    written, so that a job killed on a later run restores the others instead of training them
-    again (Snakemake removes the outputs of a job it reruns); then the checkpoints are
-    removed."""
-    results = [
-        run_training(
-            cache=cache,
-            variant=outputs.variant,
-            seed=outputs.seed,
-            augmentation=augmentation[outputs.variant],
-            settings=settings,
-            history_path=outputs.history,
-            predictions_path=outputs.predictions,
-            metrics_path=outputs.metrics,
-            threads=threads,
-            keep_checkpoint=True,
-        )
-        for outputs in runs
-    ]
-    for outputs in runs:
-        shutil.rmtree(checkpoint_folder(outputs.history), ignore_errors=True)
-    return results
-
-
-#: Compiled models of this process, by what decides their graph (see :func:`reuse_compiled`).
-_COMPILED: dict = {}
-
-
-def reuse_compiled(model, settings: TrainSettings, data: RunData):
-    """``model`` (freshly built for a run: its initial weights are the run's) or, when this
-    process has already compiled a model of the same settings and data shape, that model
-    with ``model``'s weights and its optimizer back in its just-built state: the same run,
-    without tracing and compiling its training and evaluation functions again."""
-    key = (json.dumps(asdict(settings), sort_keys=True), data.image_size, len(data.classes))
-    kept = _COMPILED.get(key)
-    if kept is None:
-        model.optimizer.build(model.trainable_variables)
-        _COMPILED[key] = (model, [variable.numpy() for variable in model.optimizer.variables])
-        return model
-    compiled, fresh_optimizer = kept
-    compiled.set_weights(model.get_weights())
-    for variable, value in zip(compiled.optimizer.variables, fresh_optimizer, strict=True):
-        variable.assign(value)
-    return compiled
-
-
 def fresh_model(run: Run):
     """The run's model with its initial weights (the seed set just before), and its
     augmentation layer when augmentation is placed in the model (such a model, whose layer
     holds the seed, is not shared between runs)."""
     model, layer = build_run_model(run.settings, run.active, run.data, run.seed)
-    if layer is None:
-        model = reuse_compiled(model, run.settings, run.data)
+    if layer is None and run.compiled is not None:
+        model = run.compiled.reuse(model, run.settings, run.data)
     return model, layer
 
 
 def resume(run: Run):
     """The run's model, restored from its checkpoint when there is a usable one (the evidence
     and times so far with it), and the epoch to continue after."""
-    import keras
-
     settings = run.settings
     model, augmentation_layer = fresh_model(run)
     try:
@@ -565,10 +408,6 @@ def resume(run: Run):
 
 def fit(model, run: Run, initial_epoch: int) -> None:
     """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each."""
-    import keras
-
-    from augablate.pipeline import training_dataset
-
     settings = run.settings
     if initial_epoch >= settings.epochs:
         return

@@ -1,8 +1,6 @@
 rule aggregate:
     input:
-        histories=run_outputs("history.csv"),
-        predictions=run_outputs("predictions.csv.gz"),
-        metrics=run_outputs("metrics.json"),
+        training=training_outputs,
     output:
         **TABLES,
     log:
@@ -16,6 +14,8 @@ rule aggregate:
         mem_mb=2048,
         runtime=10,
     params:
+        # every run's folder (in the training jobs' folders), in the config's order
+        runs=run_folders(RUNS),
         # one dict: Snakemake compares params as a set of strings, so separate values equal
         # to each other could trade places unnoticed
         analysis={
@@ -103,7 +103,7 @@ rule report:
                 "effects",
             )
         },
-        metrics=run_outputs("metrics.json"),
+        training=training_outputs,
         meta=CACHE_FILES["meta"],
         figures=expand("results/figures/{figure}.png", figure=STUDY_FIGURES),
         grid=GRID,
@@ -130,5 +130,6 @@ rule report:
         command=REPRODUCE_COMMAND,
         config_files=CONFIG_FILES,
         enabled=ENABLED,
+        runs=run_folders(RUNS),
     script:
         "../scripts/report.py"

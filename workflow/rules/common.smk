@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 # The package lives in src/: make it importable here and in every job (local, conda, cluster),
 # whether or not it was pip-installed.
@@ -22,12 +23,16 @@ from augablate.landing import LANDING, STUDY_RECORD, check_report_call
 from augablate.provenance import config_files
 from augablate.runlock import hold_run_lock, runs_jobs
 from augablate.variants import AugmentationSettings
-from augablate.settings import (
-    reproduce_command,
-    run_params,
+from augablate.design import apply_design
+from augablate.jobs import (
+    JOB_FOLDER,
+    job_folder,
+    run_folders,
+    study_runs,
     training_jobs,
-    validate_config,
 )
+from augablate.reproduce import reproduce_command
+from augablate.settings import check_config, check_schema, gpu_resources, run_params
 
 # The default study is config/config.yaml, found beside the workflow (not in the working
 # directory), and used only when no --configfile is given: a user's config files stand on the
@@ -49,9 +54,14 @@ if workflow.is_main_process and runs_jobs(sys.argv):
     except RuntimeError as error:
         raise WorkflowError(str(error)) from None
 
-# Schema first (types, ranges, defaults), then the checks a schema cannot express; both fail
-# before any job runs, naming the config key.
-validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+# Every error of the schema at once, each naming its config key; then Snakemake's own
+# validation, which fills in the defaults; a factorial design's points as the variants; then the
+# checks a schema cannot express (the variants against the registry, the image size against the
+# model). All fail before any job.
+check_schema(config)
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+apply_design(config)
+check_config(config)
 
 DATASET = config["data"]["name"]
 IMAGES = f"resources/data/{DATASET}/images"
@@ -64,13 +74,11 @@ CACHE_FILES = {
     "validation_labels": f"{CACHE}/validation-labels.npy",
     "meta": f"{CACHE}/meta.json",
 }
-VARIANTS = config[
-    "variants"
-]  # a factorial design's points when design.type is factorial
+# a factorial design's points when design.type is factorial
+VARIANTS = config["variants"]
 #: The transforms the study switches on (what `all` means; a factorial design's default factors).
 ENABLED = AugmentationSettings.from_config(config["augmentation"]).enabled()
 SEEDS = config["train"]["seeds"]
-RUN = "results/runs/{variant}/seed-{seed}"
 TABLES = {
     name: f"results/tables/{name}.{'csv.gz' if name == 'images' else 'csv'}"
     for name in (
@@ -96,9 +104,16 @@ STUDY_FIGURES = [
 GRID = f"results/figures/{AUGMENTATION_GRID.name}.png"
 
 
+#: The training jobs by name (augablate.jobs): groups of resources.variants_per_job variants
+#: with groups of resources.seeds_per_job seeds; one job of rule train each.
+TRAINING_JOBS = training_jobs(config)
+#: Every run of the study in the config's order, each in its job's folder (what the analysis
+#: reads).
+RUNS = study_runs(TRAINING_JOBS, VARIANTS, SEEDS)
+
+
 wildcard_constraints:
-    variant="|".join(re.escape(v) for v in VARIANTS),
-    seed=r"\d+",
+    job="|".join(re.escape(job) for job in TRAINING_JOBS),
     figure="|".join(STUDY_FIGURES),
 
 
@@ -130,46 +145,30 @@ def folder_source():
     return {"path": str(folder), "manifest": folder_manifest(folder)}
 
 
-def run_outputs(name):
-    return expand(f"{RUN}/{name}", variant=VARIANTS, seed=SEEDS)
+def training_outputs(wildcards):
+    """The output folders of every training job: the analysis' input. (Snakemake tracks a
+    job's folder as a whole; the files of each run in it are the RUNS' paths.)"""
+    return [job_folder(job) for job in TRAINING_JOBS]
 
 
-#: The training jobs: groups of seeds (resources.seeds_per_job), each for one variant through
-#: a {variant} wildcard or for a group of variants (resources.variants_per_job).
-TRAINING_JOBS = training_jobs(config)
+def job_params(wildcards):
+    """What decides a job's runs besides their seeds: run_params of each of its variants. The
+    seeds are in the job's name, so a seed added as a job of its own retrains nothing done.
+    """
+    job = TRAINING_JOBS[wildcards.job]
+    return {variant: run_params(config, variant) for variant in job.variants}
 
 
-def training_rule(job):
-    """The training rule's name (train_seeds_1_2_3, train_none_to_zoom_seeds_1_2_3). Snakemake
-    looks up --set-threads and --set-resources by the name of each rule; what is given for
-    `train` is copied to this name first, so that it applies to every training."""
-    settings = workflow.resource_settings
-    for overrides in (
-        settings._parsed_overwrite_threads,
-        settings._parsed_overwrite_resources,
-    ):
-        if "train" in overrides:
-            overrides.setdefault(job.rule_name, overrides["train"])
-    return job.rule_name
+def train_runtime(wildcards):
+    """Minutes: resources.train_runtime per training, times the job's trainings."""
+    job = TRAINING_JOBS[wildcards.job]
+    return config["resources"]["train_runtime"] * len(job.runs())
 
 
-def job_params(job):
-    """What decides a job's runs besides their seeds: run_params of its variant (a wildcard)
-    or of each variant of its group."""
-    if job.variants is None:
-        return {"run": lambda wildcards: run_params(config, wildcards.variant)}
-    return {"runs": {variant: run_params(config, variant) for variant in job.variants}}
-
-
-def train_resources(runs):
-    res = config["resources"]
-    return {
-        "mem_mb": res["train_mem_mb"],
-        "runtime": res["train_runtime"] * runs,
-        "gpu": 1 if res["gpu"] else 0,
-    }
-
-
+#: What a training job asks of GPUs (resources.gpu, resources.trainings_per_gpu): a whole GPU
+#: (gpu=1) when trainings do not share one, and always one GPU slot (gpu_slots=1) so that
+#: --resources gpu_slots=<trainings per GPU x GPUs> lets that many run at once.
+GPU = gpu_resources(config["resources"])
 REPRODUCE_COMMAND = reproduce_command(sys.argv)
 if any(
     a == "--report" or a.startswith("--report=") for a in sys.argv

@@ -1,32 +1,38 @@
-# One rule per training job (augablate.settings.training_jobs): a group of seeds
-# (resources.seeds_per_job) with a {variant} wildcard, or, with resources.variants_per_job above
-# 1, a group of seeds of a group of variants. A job trains its runs one after the other in one
-# process (one start-up, one compiled model), and every run keeps its own outputs. The rules
-# are named train_seeds_1_2_3 or train_none_to_zoom_seeds_1_2_3; --set-threads /
-# --set-resources given for `train` apply to all of them.
-for _job in TRAINING_JOBS:
+# One rule, `train`, over the training jobs of augablate.jobs (TRAINING_JOBS): a job trains some
+# seeds (resources.seeds_per_job) of one variant or of a group of variants
+# (resources.variants_per_job) one after the other in one process (one start-up, one compiled
+# model). Its output is the folder results/train/<job>/ holding each run's files in
+# <variant>/seed-<seed>/; its runs' checkpoints live in results/checkpoints/<job>/ while it runs
+# (Snakemake removes a job's outputs before it runs it), so a killed job's rerun resumes.
+# --forcerun train, --until train, --set-threads train=N and --set-resources train:... apply to
+# every training job.
 
-    rule:
-        name:
-            training_rule(_job)
-        input:
-            **CACHE_FILES,
-        output:
-            **_job.outputs(RUN),
-        log:
-            f"logs/train/{_job.stem}.log",
-        benchmark:
-            f"benchmarks/train/{_job.stem}.tsv"
-        conda:
-            "../envs/train.yaml"
-        threads: config["resources"]["train_threads"]
-        resources:
-            **train_resources(len(_job.runs())),
-        params:
-            # exactly what decides the runs besides their seeds (augablate.settings.run_params):
-            # a new seed or variant in a job of its own, an analysis setting, the grouping of
-            # seeds into jobs or the range of a transform no variant of the job uses retrains
-            # nothing done (the seeds are in the outputs, not in the params)
-            **job_params(_job),
-        script:
-            "../scripts/train.py"
+
+rule train:
+    input:
+        **CACHE_FILES,
+    output:
+        runs=directory(JOB_FOLDER),
+    log:
+        "logs/train/{job}.log",
+    benchmark:
+        "benchmarks/train/{job}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=train_runtime,
+        # resources.gpu: a whole GPU per job (gpu=1, which the SLURM plugin turns into
+        # --gpus=1), or with resources.trainings_per_gpu N above 1 a slot of a shared GPU:
+        # give --resources gpu_slots=<N x GPUs> (config/README.md)
+        gpu=GPU["gpu"],
+        gpu_slots=GPU["gpu_slots"],
+    params:
+        # exactly what decides the runs besides their seeds (augablate.settings.run_params of
+        # each variant of the job): a new seed or variant in a job of its own, an analysis
+        # setting or the range of a transform no variant of the job uses retrains nothing
+        # done (the seeds are in the job's name, not in the params)
+        runs=job_params,
+    script:
+        "../scripts/train.py"

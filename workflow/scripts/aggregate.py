@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 
 import pandas as pd
 
@@ -12,18 +13,18 @@ from augablate.endpoint import endpoint_table
 from augablate.factorial import EFFECT_COLUMNS, design_scores, effects_table
 from augablate.io import atomic_write_csv
 from augablate.logs import log_to_file
+from augablate.protocol import RUN_FILES
 
 log_to_file(snakemake.log[0])
-inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params.analysis
+outputs, params = snakemake.output, snakemake.params.analysis
 histories, predictions = [], []
-for history_path, predictions_path, metrics_path in zip(
-    inputs.histories, inputs.predictions, inputs.metrics, strict=True
-):
-    with open(metrics_path) as handle:
+for folder in snakemake.params.runs:  # every run, in the training jobs' folders (the input)
+    files = {kind: os.path.join(folder, name) for kind, name in RUN_FILES.items()}
+    with open(files["metrics"]) as handle:
         metrics = json.load(handle)
     run = (metrics["variant"], metrics["seed"])
-    histories.append((*run, pd.read_csv(history_path)))
-    predictions.append((*run, pd.read_csv(predictions_path)))
+    histories.append((*run, pd.read_csv(files["history"])))
+    predictions.append((*run, pd.read_csv(files["predictions"])))
 history = analysis.tidy_histories(histories)
 images = analysis.image_table(predictions, params["last_k"])
 runs = analysis.run_summary(history, params["last_k"])

@@ -12,14 +12,15 @@ from augablate.figures import AUGMENTATION_GRID, FIGURES
 from augablate.io import atomic_write_text
 from augablate.landing import landing_page, study_record
 from augablate.logs import log_to_file
+from augablate.protocol import RUN_FILES
 from augablate.report import build_report
 
 log_to_file(snakemake.log[0])
 inputs, output, config = snakemake.input, snakemake.output, snakemake.params.config
 report_dir = os.path.dirname(output.report)
 metrics = []
-for path in inputs.metrics:
-    with open(path) as handle:
+for folder in snakemake.params.runs:  # every run, in the training jobs' folders (the input)
+    with open(os.path.join(folder, RUN_FILES["metrics"])) as handle:
         metrics.append(json.load(handle))
 titles = {name: figure.title for name, figure in FIGURES.items()}
 titles[AUGMENTATION_GRID.name] = AUGMENTATION_GRID.title

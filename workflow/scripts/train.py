@@ -1,22 +1,29 @@
-"""Train the runs of one training job (its seeds of one variant or of a group of variants), one
-after the other in this process (rules train_*)."""
+"""Train the runs of one training job (rule train): its seeds of its variants, one after the
+other in this process, into results/train/<job>/<variant>/seed-<seed>/."""
 
 from pathlib import Path
 
-from augablate.logs import log_to_file
-from augablate.settings import job_runs, job_settings
-from augablate.train import run_trainings, skip_unused_imports
+from augablate.startup import prepare_training_process
 
-skip_unused_imports()  # this process only trains: 1.5 s less start-up
+prepare_training_process()  # before TensorFlow loads: 1.5 s less start-up
+
+# the rest after the start-up preparation, on purpose (E402)
+from augablate.jobs import job_folder, training_jobs  # noqa: E402
+from augablate.logs import log_to_file  # noqa: E402
+from augablate.runner import run_job  # noqa: E402 (imports TensorFlow)
+from augablate.settings import job_settings  # noqa: E402
+
 log_to_file(snakemake.log[0])
-runs = job_runs(snakemake.output, snakemake.wildcards.get("variant"))  # from the outputs' names
-# what decides the runs besides their seeds (augablate.settings.run_params): one variant's
-# (a rule with a {variant} wildcard) or each variant's of the job's group
-params = snakemake.params.get("runs") or {runs[0].variant: snakemake.params.run}
+# the job's runs from the job table of the (validated) config: its name says its seeds, the
+# params hold each of its variants' settings
+job = training_jobs(snakemake.config)[snakemake.wildcards.job]
+params = snakemake.params.runs
+if list(params) != list(job.variants) or snakemake.output.runs != job_folder(job.name):
+    raise ValueError(f"job {job.name}: params for {list(params)}, output {snakemake.output.runs}")
 augmentation, settings = job_settings(params)
-run_trainings(
+run_job(
     cache=Path(snakemake.input.meta).parent,
-    runs=runs,
+    runs=job.outputs(),
     augmentation=augmentation,
     settings=settings,
     threads=snakemake.threads,
