@@ -93,3 +93,15 @@ def test_the_endpoint_table_counts_verdicts_that_change_with_k():
     text = "\n".join(endpoint_lines(endpoint, last_k=5))
     assert "1 verdict of 2 change with k" in text
     assert "| `rotation` vs `none` | -5.0 (hurts)" in text
+
+
+def test_the_report_says_when_the_margin_is_out_of_reach():
+    import pandas as pd
+
+    from augablate.report import reach_lines
+
+    primary = pd.DataFrame({"margin": [0.01, 0.01]})
+    text = "\n".join(reach_lines(primary, {"smallest_margin": 0.036}))
+    assert "±1 point (`analysis.equivalence_margin`), is narrower than any it can" in text
+    assert "A margin of ±3.6 points or wider" in text
+    assert reach_lines(primary, {"smallest_margin": 0.008}) == []

@@ -312,6 +312,7 @@ def answer_section(
         line for text in evidence_lines(images, floor, power, len(seeds)) for line in (text, "")
     ]
     lines += pooling_lines(primary)
+    lines += reach_lines(primary, power)
     chance = float(variants["chance_level"].iloc[0])
     below = variants.loc[~variants["above_chance"].astype(bool), "variant"].tolist()
     lines += [
@@ -339,6 +340,24 @@ def rising_note(row: Mapping, rising: Mapping[str, str] | None) -> str:
         f" *Still rising at the end: {'; '.join(involved)}; this difference also measures how "
         "fast it learns, not only where it ends.*"
     )
+
+
+def reach_lines(primary: pd.DataFrame, power: Mapping) -> list[str]:
+    """Whether the study's equivalence margin is within its reach: if not, one of the three
+    verdicts cannot come out, and the report says so."""
+    if primary.empty or not power or _missing(power.get("smallest_margin")):
+        return []
+    margin, smallest = float(primary["margin"].iloc[0]), float(power["smallest_margin"])
+    if smallest <= margin:
+        return []
+    return [
+        f"The equivalence margin of this study, {margin_text(margin)} "
+        '(`analysis.equivalence_margin`), is narrower than any it can establish: "no effect '
+        f'larger than {margin_text(margin)}" has less than an 80% chance even for a true effect '
+        f"of 0, so its verdicts are, in practice, an effect or inconclusive. A margin of "
+        f"{margin_text(smallest)} or wider, or more seeds, makes the third verdict reachable.",
+        "",
+    ]
 
 
 def pooling_lines(primary: pd.DataFrame) -> list[str]:
