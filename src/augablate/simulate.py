@@ -237,3 +237,33 @@ def simulate_family(
             row["verdict"] = verdict(row, alpha)
         all_rows += rows
     return all_rows
+
+
+def calibration_markdown(results: Mapping) -> str:
+    """The calibration table of docs/statistics.md from ``benchmarks/calibration.json``: per
+    scenario and method, the false-positive rate per test (mean over the 12 contrasts / the
+    worst contrast), the family-wise rate of false verdicts, and the measured power for a
+    planted 3-point effect after Holm (tests/test_calibration.py checks the page holds this)."""
+
+    def percent(value):
+        return f"{100 * value:.1f}"
+
+    methods = list(results["methods"])
+    header = ["scenario"] + [f"{m}: per test / worst / family (%)" for m in methods]
+    header += [f"power after Holm: {' / '.join(methods)} (%)"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, scenario in results["scenarios"].items():
+        null, planted = scenario["null"], scenario["planted"]
+        cells = [name]
+        for method in methods:
+            found = null[method]
+            cells.append(
+                f"{percent(found['false_positive_rate_per_test'])} / "
+                f"{percent(found['false_positive_rate_per_contrast_max'])} / "
+                f"{percent(found['familywise_false_verdict_rate'])}"
+            )
+        cells.append(
+            " / ".join(f"{100 * planted[m]['power_holm_family_measured']:.0f}" for m in methods)
+        )
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
