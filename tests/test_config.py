@@ -88,7 +88,7 @@ BAD = [
         "data.url",
         "required when data.source is 'archive'",
     ),
-    ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..20"),
+    ({"analysis": {"last_k": 50}}, "analysis.last_k", "allowed: 1..40"),
     ({"resources": {"train_threads": 0}}, "resources.train_threads", "minimum of 1"),
     ({"resources": {"seeds_per_job": 0}}, "resources.seeds_per_job", "minimum of 1"),
     ({"resources": {"variants_per_job": 0}}, "resources.variants_per_job", "minimum of 1"),
