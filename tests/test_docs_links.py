@@ -82,21 +82,7 @@ def test_the_pages_hold_no_lab_notebook_words(page):
     assert not found, f"{page.relative_to(REPO)} says {found}"
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(
-            page,
-            marks=pytest.mark.xfail(
-                strict=True, reason="README.md still shows the runs under results/runs/"
-            ),
-        )
-        if page.name == "README.md" and page.parent == REPO
-        else page
-        for page in PAGES
-    ],
-    ids=lambda p: str(p.relative_to(REPO)),
-)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
 def test_the_pages_name_no_retired_training_rule_or_layout(page):
     found = RETIRED.findall(page.read_text())
     assert not found, f"{page.relative_to(REPO)} names what the one train rule replaced: {found}"
