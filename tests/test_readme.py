@@ -44,3 +44,40 @@ def test_the_readme_config_for_your_own_images_plans_a_study(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_stats(result.stdout)
     assert counts.get("import_folder") == 1 and counts.get("report") == 1, counts
+
+
+def test_every_path_the_readme_promises_exists_after_a_study(smoke_study):
+    """The "What you get" block names files a study writes: each pattern (``<job>`` and the
+    like as wildcards, ``...`` any file below) matches something in a finished (smoke) study."""
+    import fnmatch
+
+    workdir, _ = smoke_study
+    text = (REPO / "README.md").read_text()
+    block = text.split("## What you get", 1)[1].split("```", 2)[1]
+    patterns = []
+    for line in block.splitlines():
+        for word in line.split():
+            if word.startswith(("results/", "logs/", "benchmarks/")):
+                patterns.append(re.sub(r"<[a-z]+>", "*", word.replace("...", "**")))
+    assert len(patterns) >= 15, patterns
+    files = [str(path.relative_to(workdir)) for path in workdir.rglob("*") if path.is_file()]
+    folders = [str(path.relative_to(workdir)) for path in workdir.rglob("*") if path.is_dir()]
+    for pattern in patterns:
+        stem = pattern.rstrip("/")
+        found = fnmatch.filter(files, stem) or fnmatch.filter(folders, stem)
+        found = found or fnmatch.filter(files, stem.replace("**", "*") + "*")
+        assert found, f"README.md promises {pattern}, which the study did not write"
+
+
+def test_the_readme_quotes_the_committed_default_study():
+    """The README's answer of the default study is its committed table's, regenerated here."""
+    import pandas as pd
+
+    from augablate.analysis import study_power
+    from augablate.report import answer_in_brief
+
+    contrasts = pd.read_csv(REPO / "docs" / "default-study" / "tables" / "contrasts.csv")
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert " ".join(answer_in_brief(contrasts).split()) in readme
+    detectable = study_power(contrasts)["detectable"] * 100
+    assert f"detects a true difference of {detectable:.1f} points with 80% power" in readme

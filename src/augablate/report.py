@@ -867,3 +867,27 @@ def _aliases(row: Mapping) -> str:
     """An effect's alias chain in words ("" for a clear effect; a CSV gives NaN for none)."""
     aliases = row["aliases"]
     return aliases.replace(":", " and ") if isinstance(aliases, str) else ""
+
+
+def answer_in_brief(contrasts: pd.DataFrame) -> str:
+    """The primary verdicts in one paragraph, each effect with its 95% CI (the README quotes a
+    committed study's with this, and a test regenerates it from that study's table)."""
+    primary = contrasts[contrasts["primary"].astype(bool)]
+    parts = []
+    for verdict in ("helps", "hurts", "negligible", "inconclusive"):
+        chosen = primary[primary["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
+        named = [
+            f"`{row['transform']}` {'in company' if row['family'] == IN_COMPANY else 'alone'}"
+            + (
+                f" ({points(row['difference'])} points, 95% CI "
+                f"{interval_text(row['ci_low'], row['ci_high'])})"
+                if verdict != "inconclusive"
+                else ""
+            )
+            for _, row in chosen.iterrows()
+        ]
+        parts.append(f"**{words}**: {', '.join(named)}")
+    return "; ".join(parts) + "."
