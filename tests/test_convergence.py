@@ -105,3 +105,8 @@ def test_the_report_says_when_the_margin_is_out_of_reach():
     assert "±1 point (`analysis.equivalence_margin`), is narrower than any it can" in text
     assert "A margin of ±3.6 points or wider" in text
     assert reach_lines(primary, {"smallest_margin": 0.008}) == []
+
+
+def test_a_significant_rise_of_a_hundredth_of_a_point_per_epoch_is_a_plateau():
+    table = convergence_table(histories({"rotation": [0.0002, 0.0003, 0.00025]}))
+    assert table["slope_ci_low"].iloc[0] > 0 and not table["still_rising"].iloc[0]

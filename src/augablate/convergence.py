@@ -5,7 +5,8 @@ one is still rising, it also measures how fast it learns. Per variant: the least
 of validation accuracy over the last ``window`` epochs of each run, averaged over the seeds,
 with a 95% t-interval over seeds (the population: seeds; the epochs of one run are not
 independent draws, its slope is one number). A variant is *still rising* when that interval
-lies above zero. Collapses: epochs within the endpoint (the last k) whose validation accuracy
+lies above zero and the slope is at least :data:`RISING_SLOPE` (0.1 points per epoch, a point
+over 10 more epochs): a significant rise of a hundredth of a point per epoch is a plateau. Collapses: epochs within the endpoint (the last k) whose validation accuracy
 is ``drop`` or more below the run's median over those epochs.
 """
 
@@ -20,6 +21,8 @@ from scipy import stats
 #: A slope above this (accuracy per epoch: 0.2 points) over the window is "not plateaued"
 #: for the default study's design target, whatever its interval.
 PLATEAU_SLOPE = 0.002
+#: The smallest slope (accuracy per epoch: 0.1 points) the report calls still rising.
+RISING_SLOPE = 0.001
 #: An endpoint epoch this far (accuracy: 3 points) below its run's median over the endpoint
 #: counts as a collapse.
 COLLAPSE_DROP = 0.03
@@ -75,7 +78,7 @@ def convergence_table(
                 "slope_per_epoch": mean,
                 "slope_ci_low": float(low),
                 "slope_ci_high": float(high),
-                "still_rising": bool(len(slopes) >= 2 and low > 0),
+                "still_rising": bool(len(slopes) >= 2 and low > 0 and mean >= RISING_SLOPE),
                 "endpoint_epochs": endpoint,
                 "collapsed_epochs": collapsed,
             }

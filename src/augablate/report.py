@@ -395,7 +395,8 @@ def convergence_lines(convergence: pd.DataFrame | None, last_k: int) -> list[str
         "",
         f"The slope of validation accuracy over each run's last {window} epochs (least "
         "squares), averaged over seeds, with its 95% t-interval over seeds; a variant is still "
-        "rising when the interval lies above zero. Collapsed epochs: epochs of the last "
+        "rising when the interval lies above zero and the slope is at least 0.1 points per "
+        "epoch. Collapsed epochs: epochs of the last "
         f"{last_k} (the endpoint) 3 points or more below their run's median over them.",
         "",
         (
