@@ -573,6 +573,13 @@ def contrasts(
             }
         )
     table = pd.DataFrame(rows, columns=[c for c in CONTRAST_COLUMNS if c not in ADJUSTED])
+    return with_verdicts(table, alpha)[CONTRAST_COLUMNS]
+
+
+def with_verdicts(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm's correction over the rows marked ``primary`` (difference and equivalence tests,
+    each its own family) and every row's :func:`verdict`: contrasts and factorial effects."""
+    table = table.copy()
     table["p_holm"] = math.nan
     table["p_equivalence_holm"] = math.nan
     primary = table["primary"].astype(bool)
@@ -580,7 +587,7 @@ def contrasts(
         table.loc[primary, "p_holm"] = holm(table.loc[primary, "p_value"])
         table.loc[primary, "p_equivalence_holm"] = holm(table.loc[primary, "p_equivalence"])
     table["verdict"] = [verdict(row, alpha) for _, row in table.iterrows()]
-    return table[CONTRAST_COLUMNS]
+    return table
 
 
 def replace_reason(estimate: CrossedEstimate, reason: str) -> CrossedEstimate:

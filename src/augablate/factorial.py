@@ -16,7 +16,6 @@ primary family (Holm's correction, the three verdicts); interactions are descrip
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -84,8 +83,8 @@ def effects_table(
 ) -> pd.DataFrame:
     """Every estimable main effect and two-factor interaction of ``design`` from ``scores``
     [design points in the design's order, seeds, images] (accuracy units, 1 = 100 points)."""
-    from augablate.analysis import verdict
-    from augablate.inference import StudyModel, holm
+    from augablate.analysis import with_verdicts
+    from augablate.inference import StudyModel
 
     model = StudyModel.fit(scores)
     labels = effect_labels(design)
@@ -122,15 +121,7 @@ def effects_table(
                 ),
             }
         )
-    table = pd.DataFrame(rows)
-    table["p_holm"] = math.nan
-    table["p_equivalence_holm"] = math.nan
-    chosen = table["primary"].astype(bool)
-    if chosen.any():
-        table.loc[chosen, "p_holm"] = holm(table.loc[chosen, "p_value"])
-        table.loc[chosen, "p_equivalence_holm"] = holm(table.loc[chosen, "p_equivalence"])
-    table["verdict"] = [verdict(row, alpha) for _, row in table.iterrows()]
-    return table[EFFECT_COLUMNS]
+    return with_verdicts(pd.DataFrame(rows), alpha)[EFFECT_COLUMNS]
 
 
 def design_scores(images: pd.DataFrame, variants: Sequence[str]) -> np.ndarray:

@@ -190,21 +190,7 @@ def contrast_forest(contrasts: pd.DataFrame) -> plt.Figure:
         axis.axvspan(-margin, margin, color="#d6eaf8", alpha=0.6, lw=0)
         axis.axvline(0, color="grey", lw=1)
         for position, (_, row) in zip(y, group.iterrows(), strict=True):
-            color = VERDICT_COLORS.get(row["verdict"], "#34495e")
-            if np.isnan(row["ci_low"]):
-                axis.plot(row["difference"] * 100, position, "x", color=color, ms=7)
-                continue
-            axis.errorbar(
-                row["difference"] * 100,
-                position,
-                xerr=[
-                    [(row["difference"] - row["ci_low"]) * 100],
-                    [(row["ci_high"] - row["difference"]) * 100],
-                ],
-                fmt="o",
-                color=color,
-                capsize=3,
-            )
+            _difference_bar(axis, row, position)
         axis.set_yticks(y, [_contrast_label(row) for _, row in group.iterrows()])
         primary = "primary family, Holm-corrected" if group["primary"].any() else "descriptive"
         axis.set_title(f"{FAMILY_QUESTIONS[family]} ({primary})", fontsize=9)
@@ -256,17 +242,7 @@ def main_effects(effects: pd.DataFrame) -> plt.Figure:
     axis.axvline(0, color="grey", lw=1)
     y = np.arange(len(table))[::-1]
     for position, (_, row) in zip(y, table.iterrows(), strict=True):
-        axis.errorbar(
-            row["difference"] * 100,
-            position,
-            xerr=[
-                [(row["difference"] - row["ci_low"]) * 100],
-                [(row["ci_high"] - row["difference"]) * 100],
-            ],
-            fmt="o",
-            color=VERDICT_COLORS.get(row["verdict"], "#34495e"),
-            capsize=3,
-        )
+        _difference_bar(axis, row, position)
     axis.set_yticks(y, [f"{row['effect']} ({row['verdict']})" for _, row in table.iterrows()])
     axis.set_xlabel(
         "main effect on final validation accuracy (points): on minus off, averaged over the "
@@ -314,6 +290,26 @@ def interactions(effects: pd.DataFrame) -> plt.Figure:
     )
     figure.tight_layout()
     return figure
+
+
+def _difference_bar(axis, row, position: float) -> None:
+    """A difference (points) with its 95% CI from a table row, coloured by verdict; a cross
+    without a bar where the row has no interval."""
+    color = VERDICT_COLORS.get(row["verdict"], "#34495e")
+    if np.isnan(row["ci_low"]):
+        axis.plot(row["difference"] * 100, position, "x", color=color, ms=7)
+        return
+    axis.errorbar(
+        row["difference"] * 100,
+        position,
+        xerr=[
+            [(row["difference"] - row["ci_low"]) * 100],
+            [(row["ci_high"] - row["difference"]) * 100],
+        ],
+        fmt="o",
+        color=color,
+        capsize=3,
+    )
 
 
 def _contrast_label(row) -> str:
