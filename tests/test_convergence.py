@@ -110,3 +110,23 @@ def test_the_report_says_when_the_margin_is_out_of_reach():
 def test_a_significant_rise_of_a_hundredth_of_a_point_per_epoch_is_a_plateau():
     table = convergence_table(histories({"rotation": [0.0002, 0.0003, 0.00025]}))
     assert table["slope_ci_low"].iloc[0] > 0 and not table["still_rising"].iloc[0]
+
+
+def test_the_report_names_the_contrasts_that_fell_back_to_their_own_seeds():
+    import pandas as pd
+
+    from augablate.inference import OWN, POOLED
+    from augablate.report import pooling_lines
+
+    primary = pd.DataFrame(
+        {
+            "variant": ["rotation", "all"],
+            "baseline": ["none", "all-minus-zoom"],
+            "method": [POOLED, OWN],
+            "seeds": [3, 3],
+        }
+    )
+    text = "\n".join(pooling_lines(primary))
+    assert text.startswith("1 primary contrast of 2 did not borrow the pooled run part")
+    assert "`all` vs `all-minus-zoom`" in text and "`rotation` vs `none`" not in text
+    assert "Every primary contrast" in "\n".join(pooling_lines(primary.assign(method=POOLED)))

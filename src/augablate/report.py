@@ -12,6 +12,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OVERALL, VERDICTS, variant_order
+from augablate.inference import OWN
 from augablate.variants import AugmentationSettings
 
 
@@ -364,7 +365,7 @@ def pooling_lines(primary: pd.DataFrame) -> list[str]:
     """Which primary contrasts used the pooled run part and which their own seeds, and why."""
     if primary.empty or "method" not in primary:
         return []
-    own = primary[primary["method"] == "own"]
+    own = primary[primary["method"] == OWN]
     if own.empty:
         return [
             "Every primary contrast's run part is pooled over all runs (its variants' runs vary "
