@@ -18,9 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: A slope above this (accuracy per epoch: 0.2 points) over the window is "not plateaued"
-#: for the default study's design target, whatever its interval.
-PLATEAU_SLOPE = 0.002
 #: The smallest slope (accuracy per epoch: 0.1 points) the report calls still rising.
 RISING_SLOPE = 0.001
 #: An endpoint epoch this far (accuracy: 3 points) below its run's median over the endpoint

@@ -375,10 +375,10 @@ def pooling_lines(primary: pd.DataFrame) -> list[str]:
     names = ", ".join(f"`{row['variant']}` vs `{row['baseline']}`" for _, row in own.iterrows())
     return [
         f"{plural(len(own), 'primary contrast')} of {len(primary)} did not borrow the pooled run "
-        f"part: its variants' runs vary more than the others' (a one-sided F test, "
-        f"`method_reason` in contrasts.csv), so its interval rests on its own "
+        f"part: their variants' runs vary more than the others' (a one-sided F test, "
+        f"`method_reason` in contrasts.csv), so each interval rests on the contrast's own "
         f"{plural(int(own['seeds'].iloc[0]) - 1, 'degree')} of freedom and detects less than the "
-        f"power sentence says (its own column `minimum_detectable_effect`): {names}.",
+        f"power sentence says: {names}.",
         "",
     ]
 
