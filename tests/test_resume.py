@@ -61,13 +61,18 @@ save = train.save_checkpoint
 def hooked_save(folder, model, state, arrays):
     time.sleep(args["slow_checkpoints"])
     save(folder, model, state, arrays)
+    with open(Path(args["run"]) / "saves.txt", "a") as saves:  # the epochs saved, in order
+        saves.write(f"{state['epoch']}\\n")
     if state["epoch"] == args["exit_after"] and args["exit_in"] in (None, *folder.parts):
         os._exit(9)
 train.save_checkpoint = hooked_save
 run = Path(args["run"])
 augmentation = AugmentationSettings.from_config(args["augmentation"])
 common = dict(
-    cache=Path(args["cache"]), settings=TrainSettings(**args["settings"]), threads=1
+    cache=Path(args["cache"]),
+    settings=TrainSettings(**args["settings"]),
+    threads=1,
+    checkpoint_every=args["checkpoint_every"],
 )
 if args["job"]:  # several seeds in this process, as a training job of the workflow runs them
     # a seed (variant all, in run/seed-N) or [variant, seed] (in run/<variant>/seed-N)
@@ -121,16 +126,20 @@ def start(
     seed=7,
     job=None,
     exit_in=None,
+    settings=None,
+    checkpoint_every=0.0,
 ):
     """Start a training process: seed ``seed`` in ``run``, or the seeds ``job`` one after the
     other in ``run/seed-N`` (variant all) or ``[variant, seed]`` pairs in
     ``run/<variant>/seed-N`` (``exit_in``: the run folder whose checkpoint ``exit_after``
-    watches; any when None)."""
+    watches; any when None). ``settings`` override :data:`SETTINGS`; ``checkpoint_every``:
+    seconds between checkpoints (0: every epoch)."""
     run.mkdir(parents=True, exist_ok=True)
     args = {
         "cache": str(cache),
         "run": str(run),
-        "settings": {**SETTINGS, "augmentation_placement": placement},
+        "settings": {**SETTINGS, "augmentation_placement": placement, **(settings or {})},
+        "checkpoint_every": checkpoint_every,
         "augmentation": AUGMENTATION,
         "slow_checkpoints": slow_checkpoints,
         "exit_after": exit_after,
@@ -320,3 +329,38 @@ def test_a_checkpoint_of_another_augmentation_range_does_not_match(cache):
         settings, AugmentationSettings(rotation=40).for_variant("rotation"), data, "rotation", 7
     )[1]
     assert again in fingerprints
+
+
+def test_validating_every_third_epoch_changes_no_training_and_throttled_checkpoints(
+    cache, tmp_path
+):
+    """``validate_every`` 3 over 14 epochs scores the validation split at epoch 2 and at each
+    of the last 10 (counted back from the last); every other number of the run is the one of
+    a run that validates every epoch, and its predictions are that run's rows of those epochs.
+    With ``checkpoint_every`` longer than the run, the only checkpoint is the last epoch's;
+    with 0, every epoch's."""
+    long = {"epochs": 14}
+    every = start(cache, tmp_path / "every", settings=long)
+    thinned = start(
+        cache, tmp_path / "thin", settings={**long, "validate_every": 3}, checkpoint_every=1e9
+    )
+    full = finish(every, tmp_path / "every")
+    thin = finish(thinned, tmp_path / "thin")
+
+    validated = [2, *range(5, 15)]
+    measured = thin["val_accuracy"].notna()
+    assert thin.loc[measured, "epoch"].tolist() == validated
+    assert thin["val_loss"].notna().tolist() == measured.tolist()
+    unaffected = [c for c in METRIC_COLUMNS if not c.startswith("val_")]
+    pd.testing.assert_frame_equal(thin[unaffected], full[unaffected], check_exact=True)
+    pd.testing.assert_frame_equal(
+        thin.loc[measured, METRIC_COLUMNS], full.loc[measured, METRIC_COLUMNS], check_exact=True
+    )
+    predictions = full.attrs["predictions"]
+    pd.testing.assert_frame_equal(
+        thin.attrs["predictions"],
+        predictions[predictions["epoch"].isin(validated)].reset_index(drop=True),
+        check_exact=True,
+    )
+    assert (tmp_path / "thin" / "saves.txt").read_text().split() == ["14"]
+    assert (tmp_path / "every" / "saves.txt").read_text().split() == [str(e) for e in range(1, 15)]

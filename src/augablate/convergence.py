@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from augablate.protocol import FULL_VALIDATION_EPOCHS
+
 #: The smallest slope (accuracy per epoch: 0.1 points) the report calls still rising.
 RISING_SLOPE = 0.001
 #: An endpoint epoch this far (accuracy: 3 points) below its run's median over the endpoint
@@ -43,7 +45,10 @@ def run_slope(epochs: np.ndarray, accuracy: np.ndarray) -> float:
 
 
 def convergence_table(
-    histories: pd.DataFrame, window: int = 10, last_k: int = 5, drop: float = COLLAPSE_DROP
+    histories: pd.DataFrame,
+    window: int = FULL_VALIDATION_EPOCHS,
+    last_k: int = 5,
+    drop: float = COLLAPSE_DROP,
 ) -> pd.DataFrame:
     """One row per variant (in the histories' order): the slope of validation accuracy over
     the last ``window`` epochs with its 95% interval over seeds, whether it is still rising,

@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-#: The endpoints the report compares (those beyond a study's epochs are left out).
-ENDPOINTS = (1, 5, 10)
+from augablate.protocol import FULL_VALIDATION_EPOCHS
+
+#: The endpoints the report compares (those beyond a study's epochs are left out); the largest
+#: is the last epochs every run validates.
+ENDPOINTS = (1, 5, FULL_VALIDATION_EPOCHS)
 
 ENDPOINT_COLUMNS = [
     "last_k",

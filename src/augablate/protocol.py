@@ -14,6 +14,12 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names the key."""
 
 
+#: The last epochs of a run that always score the validation split, whatever
+#: ``evaluation.validate_every``: the convergence slope's window and the largest ``last_k`` of
+#: the endpoint table (:mod:`augablate.convergence`, :mod:`augablate.endpoint`).
+FULL_VALIDATION_EPOCHS = 10
+
+
 @dataclass
 class TrainSettings:
     """Everything that decides a run except the variant and the seed."""
@@ -29,6 +35,14 @@ class TrainSettings:
     augmentation_placement: str = "pipeline"  # or "model"
     clean_train_every: int = 2  # epochs between clean-train evaluations, back from the last
     clean_train_images: int = 1000  # size of the fixed clean-train sample (all if fewer)
+    validate_every: int = 1  # epochs between validations before the last FULL_VALIDATION_EPOCHS
+
+    def validation_due(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (1-based) scores the validation split: each of the last
+        :data:`FULL_VALIDATION_EPOCHS` epochs and every ``validate_every``-th before them,
+        counted back from the last. Skipping a validation changes nothing in the training."""
+        from_last = self.epochs - epoch
+        return from_last < FULL_VALIDATION_EPOCHS or from_last % self.validate_every == 0
 
     def clean_train_due(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (1-based) scores the clean training sample: the last epoch

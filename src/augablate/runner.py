@@ -56,9 +56,11 @@ def run_job(
     augmentation: Mapping[str, AugmentationSettings],
     settings: TrainSettings,
     threads: int = 1,
+    checkpoint_every: float = 0.0,
 ) -> list[dict]:
     """Train ``runs`` (``augmentation`` holds each variant's ranges) one after the other in
-    this process; remove their checkpoints once all are written. Each run's metrics."""
+    this process, each saving its checkpoint every ``checkpoint_every`` seconds and after its
+    last epoch; remove their checkpoints once all are written. Each run's metrics."""
     compiled = CompiledModels()
     results = [
         run_training(
@@ -74,6 +76,7 @@ def run_job(
             keep_checkpoint=True,
             checkpoint=outputs.checkpoint,
             compiled=compiled,
+            checkpoint_every=checkpoint_every,
         )
         for outputs in runs
     ]

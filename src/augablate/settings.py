@@ -13,7 +13,11 @@ import yaml
 
 from augablate.design import apply_design
 from augablate.model import check_image_size
-from augablate.protocol import ConfigError, TrainSettings  # ConfigError: raised here too
+from augablate.protocol import (  # ConfigError: raised here too
+    FULL_VALIDATION_EPOCHS,
+    ConfigError,
+    TrainSettings,
+)
 from augablate.variants import TRANSFORMS, AugmentationSettings
 
 
@@ -44,6 +48,14 @@ def check_config(config: Mapping) -> None:
             f"config key 'analysis.last_k' ({config['analysis']['last_k']}) is larger than "
             f"train.epochs ({train['epochs']}); allowed: 1..{train['epochs']}"
         )
+    last_k = config.get("analysis", {}).get("last_k", 1)
+    if config["evaluation"].get("validate_every", 1) > 1 and last_k > FULL_VALIDATION_EPOCHS:
+        raise ConfigError(
+            f"config key 'analysis.last_k' ({last_k}) averages epochs that "
+            f"evaluation.validate_every ({config['evaluation']['validate_every']}) skips: every "
+            f"epoch is validated only in the last {FULL_VALIDATION_EPOCHS}; allowed: last_k at "
+            f"most {FULL_VALIDATION_EPOCHS}, or validate_every 1"
+        )
 
 
 def run_params(config: Mapping, variant: str) -> dict:
@@ -59,10 +71,13 @@ def run_params(config: Mapping, variant: str) -> dict:
     train = {key: value for key, value in config["train"].items() if key != "seeds"}
     if train.get("learning_rate_schedule") == "constant":
         del train["learning_rate_schedule"]  # the default, as before the key: nothing reruns
+    evaluation = dict(config["evaluation"])
+    if evaluation.get("validate_every") == 1:
+        del evaluation["validate_every"]  # likewise
     return {
         "train": train,
         "model": dict(config["model"]),
-        "evaluation": dict(config["evaluation"]),
+        "evaluation": evaluation,
         "augmentation": active.active_ranges(),
     }
 
@@ -95,6 +110,7 @@ def train_settings(config: Mapping) -> TrainSettings:
         augmentation_placement=train["augmentation_placement"],
         clean_train_every=evaluation["clean_train_every"],
         clean_train_images=evaluation["clean_train_images"],
+        validate_every=evaluation.get("validate_every", 1),
     )
 
 

@@ -2,15 +2,20 @@
 
 A run writes three files: ``history.csv`` (one row per epoch), ``predictions.csv.gz`` (every
 validation image at every epoch: the per-image evidence the study's statistics use) and
-``metrics.json`` (what ran, where, how long). Every epoch it scores the whole validation split,
-each image once, and, every ``clean_train_every`` epochs counted back from the last, a fixed
-sample of training images *without* augmentation (see :mod:`augablate.evaluate`).
+``metrics.json`` (what ran, where, how long). It scores the whole validation split, each image
+once, at each of the last 10 epochs and every ``validate_every`` epochs before them, and, every
+``clean_train_every`` epochs, a fixed sample of training images *without* augmentation (both
+counted back from the last epoch; see :mod:`augablate.evaluate`). The history has a row for
+every epoch (NaN where a measure was not taken); the per-image evidence one block per validated
+epoch.
 
 Threads, seeds and determinism are set before TensorFlow runs any op. Per-epoch progress goes
 to the logger (the rule's log file).
 
-A run survives being killed: after every epoch it saves a checkpoint (see
-:mod:`augablate.checkpoint`) and a rerun continues after the last saved epoch. The resumed run
+A run survives being killed: after an epoch it saves a checkpoint (see
+:mod:`augablate.checkpoint`) when ``checkpoint_every`` seconds have passed since the last one
+(the workflow's ``resources.checkpoint_every_seconds``; 0: every epoch), and after its last
+epoch always, and a rerun continues after the last saved epoch. The resumed run
 reproduces the uninterrupted one exactly: the data stream and the augmentation draws restart at
 the same batch (``start_step`` of :func:`augablate.pipeline.training_dataset`), evaluation draws
 no random numbers, and nothing else in a run draws random numbers after the initial weights,
@@ -27,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import shutil
@@ -54,7 +60,13 @@ from augablate.evaluate import Scores, clean_train_sample, predict_probabilities
 from augablate.io import atomic_write_csv, atomic_write_json
 from augablate.model import build_model
 from augablate.pipeline import training_dataset
-from augablate.protocol import CHECKPOINT, HISTORY_COLUMNS, PREDICTION_COLUMNS, TrainSettings
+from augablate.protocol import (
+    CHECKPOINT,
+    FULL_VALIDATION_EPOCHS,
+    HISTORY_COLUMNS,
+    PREDICTION_COLUMNS,
+    TrainSettings,
+)
 from augablate.startup import process_start_time
 from augablate.variants import AugmentationSettings
 
@@ -152,10 +164,16 @@ class Evidence:
         self.rows: list[dict] = list(rows or [])
         self.per_image = {name: list((arrays or {}).get(name, [])) for name in _ARRAYS}
 
-    def add(self, row: dict, validation: Scores) -> None:
+    def add(self, row: dict, validation: Scores | None) -> None:
+        """One epoch's row, and its per-image results when it scored the validation split."""
         self.rows.append(row)
-        for name in _ARRAYS:
-            self.per_image[name].append(getattr(validation, name))
+        if validation is not None:
+            for name in _ARRAYS:
+                self.per_image[name].append(getattr(validation, name))
+
+    def validated_epochs(self) -> list[int]:
+        """The epochs that scored the validation split (see ``TrainSettings.validation_due``)."""
+        return [row["epoch"] for row in self.rows if not math.isnan(row["val_accuracy"])]
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(values) for name, values in self.per_image.items()}
@@ -172,7 +190,7 @@ class Evidence:
         predicted = arrays["predicted"].ravel()
         return pd.DataFrame(
             {
-                "epoch": np.repeat(np.arange(1, epochs + 1), count),
+                "epoch": np.repeat(np.asarray(self.validated_epochs(), dtype=np.int64), count),
                 "image": np.tile(np.asarray(data.val_files, dtype=object), epochs),
                 "label": np.tile(classes[labels], epochs),
                 "predicted": classes[predicted],
@@ -186,11 +204,15 @@ class Evidence:
 
 def evaluate_epoch(
     model, data: RunData, epoch: int, settings: TrainSettings
-) -> tuple[dict, Scores]:
-    """Score the whole validation split and, when due, the clean training sample."""
+) -> tuple[dict, Scores | None]:
+    """Score the whole validation split and the clean training sample, each when due (the
+    validation's per-image scores are None when it is not)."""
     started = time.perf_counter()
-    validation = score(predict_probabilities(model, data.val_images), data.val_labels)
-    row = {"val_loss": validation.loss, "val_accuracy": validation.accuracy}
+    validation = None
+    row = {"val_loss": float("nan"), "val_accuracy": float("nan")}
+    if settings.validation_due(epoch):
+        validation = score(predict_probabilities(model, data.val_images), data.val_labels)
+        row = {"val_loss": validation.loss, "val_accuracy": validation.accuracy}
     if settings.clean_train_due(epoch):
         clean = score(
             predict_probabilities(model, data.train_images, data.clean_indices),
@@ -211,9 +233,12 @@ def evaluate_epoch(
 def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) -> tuple[str, str]:
     """(config hash, checkpoint fingerprint): a checkpoint is only valid for the same run on
     the same cached images."""
+    train = asdict(settings)
+    if train["validate_every"] == 1:
+        del train["validate_every"]  # the default, as before the key: old checkpoints still fit
     run_hash = config_hash(
         {
-            "train": asdict(settings),
+            "train": train,
             "augmentation": active.as_dict(),
             "cache": data.meta["image_size"],
             "resize": data.meta["resize"],
@@ -270,6 +295,9 @@ class Run:
     resumed_at: list[int] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
     checkpoint_seconds: float = 0.0
+    #: seconds between checkpoints (the last epoch's is always saved); 0: after every epoch
+    checkpoint_every: float = 0.0
+    last_checkpoint: float = field(default_factory=time.perf_counter)
     #: wall-clock times (seconds since the epoch) of this attempt: process start, the start of
     #: its first epoch, the end of each epoch (checkpoint saved), the outputs written
     timeline: dict = field(default_factory=lambda: {"epoch_ends": []})
@@ -278,6 +306,13 @@ class Run:
     @property
     def wall_seconds(self) -> float:
         return self.earlier_seconds + time.time() - self.started
+
+    def end_epoch(self, model, last: bool) -> None:
+        """Save the checkpoint when it is due (``checkpoint_every`` seconds since the last one,
+        or the run's last epoch, so that a job's finished runs survive a kill of a later one)."""
+        if last or time.perf_counter() - self.last_checkpoint >= self.checkpoint_every:
+            self.checkpoint(model)
+        self.timeline["epoch_ends"].append(time.time())
 
     def checkpoint(self, model) -> None:
         saving = time.perf_counter()
@@ -289,8 +324,8 @@ class Run:
             "resumed_at_epochs": self.resumed_at,
         }
         save_checkpoint(self.folder, model, state, self.evidence.arrays())
-        self.checkpoint_seconds += time.perf_counter() - saving
-        self.timeline["epoch_ends"].append(time.time())
+        self.last_checkpoint = time.perf_counter()
+        self.checkpoint_seconds += self.last_checkpoint - saving
 
 
 def run_training(
@@ -306,6 +341,7 @@ def run_training(
     keep_checkpoint: bool = False,
     checkpoint: Path | None = None,
     compiled=None,
+    checkpoint_every: float = 0.0,
 ) -> dict:
     """Train the reference CNN for one (variant, seed); write its history, per-image
     predictions and metrics. Resumes from the checkpoint a killed earlier attempt left in
@@ -313,7 +349,9 @@ def run_training(
     once the outputs are written, unless ``keep_checkpoint`` (then the caller removes it:
     :func:`augablate.runner.run_job` does once all its runs are written). ``compiled`` (an
     :class:`augablate.runner.CompiledModels` shared by the runs of one process) lends the run
-    a model this process has compiled before; without it the run compiles its own."""
+    a model this process has compiled before; without it the run compiles its own. A checkpoint
+    is saved after an epoch once ``checkpoint_every`` seconds have passed since the last one
+    (0: every epoch) and after the last epoch."""
     started = time.time()
     timeline = {
         "process_start": process_start_time() or started,
@@ -335,6 +373,7 @@ def run_training(
         started,
         timeline=timeline,
         compiled=compiled,
+        checkpoint_every=checkpoint_every,
     )
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
     model, initial_epoch = resume(run)
@@ -443,7 +482,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
             )
             run.evidence.add(row, validation)
             log_epoch(row, settings.epochs)
-            run.checkpoint(model)
+            run.end_epoch(model, last=epoch + 1 == settings.epochs)
 
     model.fit(
         train_data,
@@ -458,8 +497,8 @@ def fit(model, run: Run, initial_epoch: int) -> None:
 def log_start(variant, seed, transforms, data: RunData, settings: TrainSettings, threads: int):
     log.info(
         "variant %s seed %d: transforms %s; %d train / %d validation images, %d classes, %dx%d; "
-        "%d epochs x %d steps of %d; every epoch scores all %d validation images, and %d clean "
-        "training images every %d epoch(s) back from the last; %d thread(s)",
+        "%d epochs x %d steps of %d; all %d validation images scored every %d epoch(s) back from "
+        "the last (each of the last %d), %d clean training images every %d epoch(s); %d thread(s)",
         variant,
         seed,
         transforms or "none",
@@ -472,6 +511,8 @@ def log_start(variant, seed, transforms, data: RunData, settings: TrainSettings,
         settings.steps_per_epoch,
         settings.batch_size,
         len(data.val_labels),
+        settings.validate_every,
+        FULL_VALIDATION_EPOCHS,
         len(data.clean_indices),
         settings.clean_train_every,
         threads,
@@ -479,17 +520,19 @@ def log_start(variant, seed, transforms, data: RunData, settings: TrainSettings,
 
 
 def log_epoch(row: dict, epochs: int) -> None:
-    clean = row["clean_train_accuracy"]
+    def measured(value):
+        return "-" if np.isnan(value) else f"{value:.4f}"
+
     log.info(
         "epoch %d/%d  augmented-batch loss %.4f accuracy %.4f  clean-train accuracy %s  "
-        "val_loss %.4f  val_accuracy %.4f  %.1f s + %.1f s evaluation",
+        "val_loss %s  val_accuracy %s  %.1f s + %.1f s evaluation",
         row["epoch"],
         epochs,
         row["augmented_batch_loss"],
         row["augmented_batch_accuracy"],
-        "-" if np.isnan(clean) else f"{clean:.4f}",
-        row["val_loss"],
-        row["val_accuracy"],
+        measured(row["clean_train_accuracy"]),
+        measured(row["val_loss"]),
+        measured(row["val_accuracy"]),
         row["epoch_seconds"],
         row["evaluation_seconds"],
     )

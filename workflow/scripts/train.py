@@ -27,4 +27,5 @@ run_job(
     augmentation=augmentation,
     settings=settings,
     threads=snakemake.threads,
+    checkpoint_every=snakemake.config["resources"]["checkpoint_every_seconds"],
 )

@@ -1,0 +1,100 @@
+"""``evaluation.validate_every``: which epochs score the validation split, what a finished
+study's trainings see of the key (nothing when it is 1), and the tables made from a history
+with epochs left unscored. The training itself is unchanged: tests/test_resume.py compares a
+thinned run with one that validates every epoch, value for value."""
+
+import math
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from augablate.analysis import learning_curves, run_summary
+from augablate.convergence import convergence_table
+from augablate.protocol import FULL_VALIDATION_EPOCHS, ConfigError, TrainSettings
+from augablate.settings import load_config, run_params, train_settings
+
+
+@pytest.mark.parametrize(
+    "epochs, every, expected",
+    [
+        (14, 3, [2, *range(5, 15)]),
+        (40, 4, [4, 8, 12, 16, 20, 24, 28, *range(31, 41)]),
+        (8, 5, list(range(1, 9))),  # fewer epochs than the window: every one
+        (12, 1, list(range(1, 13))),
+    ],
+)
+def test_the_validated_epochs(epochs, every, expected):
+    settings = TrainSettings(epochs=epochs, validate_every=every)
+    assert [e for e in range(1, epochs + 1) if settings.validation_due(e)] == expected
+    assert FULL_VALIDATION_EPOCHS == 10
+
+
+def test_validating_every_epoch_leaves_a_runs_params_as_before_the_key():
+    config = load_config(REPO / "config" / "smoke.yaml")
+    assert config["evaluation"]["validate_every"] == 1
+    assert "validate_every" not in run_params(config, "none")["evaluation"]
+    thinned = load_config(REPO / "config" / "smoke.yaml", {"evaluation": {"validate_every": 3}})
+    params = run_params(thinned, "none")
+    assert params["evaluation"]["validate_every"] == 3
+    assert train_settings(params).validate_every == 3
+    assert train_settings(run_params(config, "none")).validate_every == 1
+
+
+def test_last_k_beyond_the_always_validated_epochs_is_refused():
+    with pytest.raises(ConfigError) as error:
+        load_config(
+            REPO / "config" / "config.yaml",
+            {"evaluation": {"validate_every": 2}, "analysis": {"last_k": 11}},
+        )
+    message = str(error.value)
+    assert "'analysis.last_k'" in message and "evaluation.validate_every" in message
+    load_config(  # 10 is fine, and so is any last_k when every epoch is validated
+        REPO / "config" / "config.yaml",
+        {"evaluation": {"validate_every": 2}, "analysis": {"last_k": 10}},
+    )
+    load_config(REPO / "config" / "config.yaml", {"analysis": {"last_k": 11}})
+
+
+def thinned_history(epochs=14, every=3) -> pd.DataFrame:
+    """Two seeds of one variant whose accuracy rises 1 point an epoch (seed 2: 2 points higher),
+    validated at the epochs ``validate_every`` keeps."""
+    settings = TrainSettings(epochs=epochs, validate_every=every)
+    rows = []
+    for seed in (1, 2):
+        for epoch in range(1, epochs + 1):
+            due = settings.validation_due(epoch)
+            accuracy = 0.5 + 0.01 * epoch + 0.02 * (seed - 1)
+            rows.append(
+                {
+                    "variant": "none",
+                    "seed": seed,
+                    "epoch": epoch,
+                    "val_accuracy": accuracy if due else math.nan,
+                    "val_loss": 1 - accuracy if due else math.nan,
+                    "clean_train_accuracy": accuracy + 0.1 if epoch % 2 == 0 else math.nan,
+                    "clean_train_loss": 0.9 - accuracy if epoch % 2 == 0 else math.nan,
+                    "augmented_batch_accuracy": accuracy,
+                    "augmented_batch_loss": 1 - accuracy,
+                    "epoch_seconds": 1.0,
+                    "evaluation_seconds": 0.5 if due else 0.0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_tables_from_a_thinned_history():
+    history = thinned_history()
+    curves = learning_curves(history)
+    validation = curves[curves["measure"] == "val_accuracy"]
+    assert validation["epoch"].tolist() == [2, *range(5, 15)]  # no row for an unscored epoch
+    assert validation["mean"].tolist() == pytest.approx(
+        [0.51 + 0.01 * e for e in [2, *range(5, 15)]]
+    )
+    runs = run_summary(history, last_k=5)
+    assert runs["final_val_accuracy"].tolist() == pytest.approx([0.62, 0.64])
+    assert runs["best_val_accuracy_epoch"].tolist() == [14, 14]
+    assert runs["min_val_loss_epoch"].tolist() == [14, 14]
+    convergence = convergence_table(history, last_k=5)
+    assert convergence["slope_per_epoch"].tolist() == pytest.approx([0.01])
+    assert convergence["window"].tolist() == [10]
