@@ -53,7 +53,10 @@ def test_last_k_beyond_the_always_validated_epochs_is_refused():
         REPO / "config" / "config.yaml",
         {"evaluation": {"validate_every": 2}, "analysis": {"last_k": 10}},
     )
-    load_config(REPO / "config" / "config.yaml", {"analysis": {"last_k": 11}})
+    load_config(
+        REPO / "config" / "config.yaml",
+        {"evaluation": {"validate_every": 1}, "analysis": {"last_k": 11}},
+    )
 
 
 def thinned_history(epochs=14, every=3) -> pd.DataFrame:
@@ -98,3 +101,11 @@ def test_tables_from_a_thinned_history():
     convergence = convergence_table(history, last_k=5)
     assert convergence["slope_per_epoch"].tolist() == pytest.approx([0.01])
     assert convergence["window"].tolist() == [10]
+
+
+def test_the_report_says_which_epochs_were_validated():
+    from augablate.report import validation_cadence
+
+    assert validation_cadence(40, 1) == "Every epoch scores"
+    assert validation_cadence(8, 4) == "Every epoch scores"  # all within the last 10
+    assert validation_cadence(40, 4).startswith("Each of the last 10 epochs, and one in 4 before")

@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OVERALL, VERDICTS, variant_order
 from augablate.inference import OWN
+from augablate.protocol import FULL_VALIDATION_EPOCHS
 from augablate.variants import AugmentationSettings
 
 
@@ -678,6 +679,16 @@ def data_lines(meta: Mapping) -> list[str]:
     return lines
 
 
+def validation_cadence(epochs: int, every: int) -> str:
+    """Which epochs scored the validation split (``evaluation.validate_every``), in words."""
+    if every == 1 or epochs <= FULL_VALIDATION_EPOCHS:
+        return "Every epoch scores"
+    return (
+        f"Each of the last {FULL_VALIDATION_EPOCHS} epochs, and one in {every} before them "
+        "(counted back from the last; the training is the same), scores"
+    )
+
+
 def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
     counts = {split: meta["splits"][split]["count"] for split in meta["splits"]}
     data, model, train = config["data"], config["model"], config["train"]
@@ -706,9 +717,11 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
         + f"; pixels / 255; RMSprop(learning_rate={train['learning_rate']}).",
         f"- Training: batch {train['batch_size']}, {train['steps_per_epoch']} steps per epoch, "
         f"{train['epochs']} epochs; augmentation placed in the "
-        f"{train.get('augmentation_placement', 'pipeline')}. Every epoch scores all "
-        f"{counts['validation']} validation images once; clean training accuracy on a fixed sample "
-        f"of {min(evaluation.get('clean_train_images', 1000), counts['train'])} un-augmented "
+        f"{train.get('augmentation_placement', 'pipeline')}. "
+        + validation_cadence(train["epochs"], evaluation.get("validate_every", 1))
+        + f" all {counts['validation']} validation images once; clean training accuracy on a "
+        "fixed sample "
+        f"{min(evaluation.get('clean_train_images', 1000), counts['train'])} un-augmented "
         f"training images every {evaluation.get('clean_train_every', 1)} epoch(s), back from the "
         "last.",
         "- Augmentation ranges (ImageDataGenerator semantics): "
