@@ -76,7 +76,7 @@ BAD = [
     ({"train": {"seeds": [1, 1]}}, "train.seeds", "non-unique"),
     ({"train": {"batch_size": "20"}}, "train.batch_size", "not of type 'integer'"),
     ({"train": {"learning_rate": 0}}, "train.learning_rate", "less than or equal to the minimum"),
-    ({"augmentation": {"blur": 1}}, "augmentation", "'blur' was unexpected"),
+    ({"augmentation": {"blur": 1}}, "augmentation.blur", "nor a Keras layer transform"),
     ({"augmentation": {"zoom": 1.5}}, "augmentation.zoom", "1.5"),
     ({"augmentation": {"fill_mode": "mirror"}}, "augmentation.fill_mode", "'nearest', 'reflect'"),
     ({"data": {"source": "web"}}, "data.source", "'embedded', 'generated', 'archive'"),

@@ -36,8 +36,8 @@ from augablate.inference import (
 from augablate.variants import (
     ALL,
     ALL_MINUS,
-    BY_NAME,
     NONE,
+    registry_position,
     strength_of,
     variant_kind,
     variant_sort_key,
@@ -349,7 +349,9 @@ def dose_response(variants: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFra
     by_variant = variants.set_index("variant")
     differences = contrasts[contrasts["baseline"] == NONE].set_index("variant")
     strengths = {v: s for v in by_variant.index if (s := strength_of(v))}  # (transform, value)
-    swept = sorted({name for name, _ in strengths.values()}, key=list(BY_NAME).index)
+    swept = sorted(
+        {name for name, _ in strengths.values()}, key=lambda n: (registry_position(n), n)
+    )
     for transform in swept:
         levels = [(NONE, 0.0)] + [
             (variant, value) for variant, (name, value) in strengths.items() if name == transform

@@ -252,8 +252,9 @@ def erase(images, params):
 
 
 def augment_batch(images, settings: AugmentationSettings, seed):
-    """Sample and apply one random transform per image of a float32 batch (NHWC)."""
-    if settings.is_identity:
+    """Sample and apply one random transform per image of a float32 batch (NHWC): the
+    transforms of the registry (layer transforms are :mod:`augablate.layer_augment`'s)."""
+    if not settings.builtin_enabled():
         return images
     height, width = int(images.shape[1]), int(images.shape[2])
     batch = tf.shape(images)[0]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augablate.variants import ALL, ALL_MINUS, AND, BY_NAME, NONE
+from augablate.variants import ALL, ALL_MINUS, AND, NONE, registry_position
 
 ONE_AT_A_TIME, FACTORIAL = "one-at-a-time", "factorial"
 
@@ -92,7 +92,7 @@ class Design:
 def point_name(on: Sequence[str], enabled: Sequence[str]) -> str:
     """The variant that switches on exactly ``on`` (transform names), as the one-at-a-time
     design names it."""
-    on = [name for name in BY_NAME if name in set(on)]  # registry order
+    on = [name for name in enabled if name in set(on)]  # registry order, layer transforms last
     if not on:
         return NONE
     if set(on) == set(enabled):
@@ -105,13 +105,14 @@ def point_name(on: Sequence[str], enabled: Sequence[str]) -> str:
 def build_design(
     factors: Sequence[str], resolution: int | None = None, generators: str | None = None
 ) -> Design:
-    """The design over ``factors``: full 2^k by default; the smallest regular fraction of
+    """The design over ``factors`` (in registry order; layer transforms after the built-in
+    ones, in the order given): full 2^k by default; the smallest regular fraction of
     ``resolution`` (pyDOE3 ``fracfact_by_res``; the full design where no fraction of that
     resolution exists); or the fraction of ``generators`` (pyDOE3 ``fracfact``, e.g.
     ``"a b c d abc abd"``: one word per factor)."""
     import pyDOE3
 
-    factors = tuple(name for name in BY_NAME if name in set(factors))
+    factors = tuple(sorted(dict.fromkeys(factors), key=registry_position))
     k = len(factors)
     if k < 2:
         raise ValueError(
@@ -151,6 +152,7 @@ def design_from_config(config: Mapping, enabled: Sequence[str]) -> Design | None
             f"config key 'design.transforms' names {unknown}, which the study's augmentation "
             f"switches off or does not know; allowed: {list(enabled)}"
         )
+    transforms = [name for name in enabled if name in set(transforms)]  # the study's order
     return build_design(transforms, design.get("resolution"), design.get("generators"))
 
 

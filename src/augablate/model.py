@@ -38,13 +38,15 @@ def build_model(
     num_classes: int,
     settings: TrainSettings | None = None,
     augmentation_layer=None,
+    soft_labels: bool = False,
 ):
     """Compile the reference CNN with ``settings`` (:class:`augablate.protocol.TrainSettings`: the
     filters, dense units and learning rate; by default the reference's), handed over whole so
     that the model and its training are set in one place. ``augmentation_layer`` (optional)
     runs before the rescaling, for placing augmentation on the accelerator. A whole epoch
     (``steps_per_epoch`` steps) runs per call of the compiled function: the same batches and
-    updates as step by step, without Keras' per-step Python dispatch."""
+    updates as step by step, without Keras' per-step Python dispatch. ``soft_labels``: the
+    training batches carry mixed labels (MixUp, CutMix): :func:`loss_and_accuracy`."""
     import keras  # here: the config checks import this module for check_image_size
     from keras import layers
 
@@ -64,17 +66,39 @@ def build_model(
     model.add(layers.Dense(dense_units, activation="relu"))
     if binary:
         model.add(layers.Dense(1, activation="sigmoid"))
-        loss = "binary_crossentropy"
     else:
         model.add(layers.Dense(num_classes, activation="softmax"))
-        loss = "sparse_categorical_crossentropy"
+    loss, accuracy = loss_and_accuracy(num_classes, soft_labels)
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate(settings)),
         loss=loss,
-        metrics=["accuracy"],
+        metrics=[accuracy],
         steps_per_execution=settings.steps_per_epoch,
     )
     return model
+
+
+def loss_and_accuracy(num_classes: int, soft_labels: bool = False):
+    """The loss and the training-batch accuracy a model is compiled with.
+
+    Hard labels (class indices): binary cross-entropy on the sigmoid, sparse categorical
+    cross-entropy on the softmax, Keras' ``accuracy``. Soft labels (a label-mixing layer): the
+    same binary cross-entropy (it takes float targets), categorical cross-entropy on one-hot
+    rows, and an accuracy against the class with the larger share of the mixed label (Keras'
+    binary accuracy would count a 0.7 target as never met). The evaluations score hard labels
+    either way (:mod:`augablate.evaluate`)."""
+    import keras
+
+    if not soft_labels:
+        loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+        return loss, "accuracy"
+    if num_classes != 2:
+        return "categorical_crossentropy", "accuracy"  # Keras: the argmax of the mixed label
+
+    def accuracy(labels, outputs):
+        return keras.metrics.binary_accuracy(keras.ops.round(labels), outputs)
+
+    return "binary_crossentropy", keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
 
 
 def learning_rate(settings: TrainSettings):

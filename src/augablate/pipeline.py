@@ -2,8 +2,10 @@
 
 Training: shuffled indices (seeded: the same seed gives the same order in every variant), batched,
 images gathered from the memory-mapped cache one batch at a time, augmented on the fly with
-stateless random draws keyed by (seed, batch number), prefetched. Evaluation (validation and clean
-training images) reads the cache directly: :mod:`augablate.evaluate`.
+stateless random draws keyed by (seed, batch number) (:class:`augablate.layer_augment.
+BatchAugmentation`: the ImageDataGenerator-faithful transforms, then the Keras layer transforms,
+label-mixing ones last), prefetched. Evaluation (validation and clean training images) reads the
+cache directly: :mod:`augablate.evaluate`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from augablate.augment import augment_batch, augmentation_key
+from augablate.augment import augmentation_key
+from augablate.layer_augment import BatchAugmentation
 from augablate.variants import AugmentationSettings
 
 
@@ -47,8 +50,13 @@ def training_dataset(
     augment: bool = True,
     start_step: int = 0,
     steps: int | None = None,
+    classes: int | None = None,
 ) -> tf.data.Dataset:
     """A stream of (float32 images 0..255, labels) batches, endless unless ``steps`` is given.
+
+    Labels are class indices (float32 for two classes, int32 for more), or soft labels when
+    the settings have a label-mixing layer (MixUp, CutMix): float32 per image for two classes,
+    one-hot rows of ``classes`` (required then) for more.
 
     ``augment=False`` leaves augmentation to the model (the GPU placement); the data order is the
     same either way. ``start_step`` starts the stream at that batch, with the same images and
@@ -68,13 +76,18 @@ def training_dataset(
         # it has run through it, after the training's last step (0.07 s per training here)
         dataset = dataset.take(steps).filter(lambda step, batch_indices: True)
     gather = _gather(images, labels, image_size, binary)
+    augmentation = None
+    if augment and not settings.is_identity:  # its layers built here, before the trace
+        augmentation = BatchAugmentation(settings, 2 if binary else classes)
+        if augmentation.mixes_labels and not binary and classes is None:
+            raise ValueError("training_dataset: a label-mixing layer needs the number of classes")
 
     @tf.autograph.experimental.do_not_convert  # its only branches are on settings: 1 s less
     def load(step, batch_indices):
         batch, batch_labels = gather(batch_indices)
         batch = tf.cast(batch, tf.float32)
-        if augment and not settings.is_identity:
-            batch = augment_batch(batch, settings, augmentation_key(seed, step))
+        if augmentation is not None:
+            batch, batch_labels = augmentation(batch, batch_labels, augmentation_key(seed, step))
         return batch, batch_labels
 
     dataset = dataset.map(load, num_parallel_calls=threads or tf.data.AUTOTUNE, deterministic=True)

@@ -21,8 +21,9 @@ def preview_variants(
     image repeated ``draws`` times through the same augmentation code that training uses."""
     import tensorflow as tf
 
-    from augablate.augment import augment_batch, augmentation_key
+    from augablate.augment import augmentation_key
     from augablate.data import load_split
+    from augablate.layer_augment import BatchAugmentation
     from augablate.variants import AugmentationSettings
 
     train_images, train_labels = load_split(cache, "train")
@@ -36,6 +37,7 @@ def preview_variants(
     settings = AugmentationSettings.from_config(augmentation)
     rows = []
     for variant in variants:  # the same key in every row: the training's first batch's draws
-        out = augment_batch(batch, settings.for_variant(variant), augmentation_key(seed, 0))
+        augmentation = BatchAugmentation(settings.for_variant(variant), classes=0)  # no labels
+        out, _ = augmentation(batch, None, augmentation_key(seed, 0))
         rows.append((variant, np.clip(np.rint(out.numpy()), 0, 255).astype(np.uint8)))
     return originals, rows

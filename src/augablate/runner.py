@@ -32,12 +32,18 @@ class CompiledModels:
     def __init__(self) -> None:
         self._kept: dict = {}
 
-    def reuse(self, model, settings: TrainSettings, data: RunData):
+    def reuse(self, model, settings: TrainSettings, data: RunData, soft_labels: bool = False):
         """``model`` (freshly built for a run: its initial weights are the run's) or, when this
         job has already compiled a model of the same settings and data shape, that model
         with ``model``'s weights and its optimizer back in its just-built state: the same run,
-        without tracing and compiling its training and evaluation functions again."""
-        key = (json.dumps(asdict(settings), sort_keys=True), data.image_size, len(data.classes))
+        without tracing and compiling its training and evaluation functions again.
+        ``soft_labels`` (a label-mixing variant) decides the loss: such models are kept apart."""
+        key = (
+            json.dumps(asdict(settings), sort_keys=True),
+            data.image_size,
+            len(data.classes),
+            soft_labels,
+        )
         kept = self._kept.get(key)
         if kept is None:
             model.optimizer.build(model.trainable_variables)

@@ -35,14 +35,16 @@ def check_config(config: Mapping) -> None:
         )
     try:
         check_image_size(data["image_size"], model["filters"])
+        settings = augmentation_settings(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    settings = augmentation_settings(config)
     for variant in config["variants"]:
         try:
             settings.for_variant(variant, strict=True)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+    if settings.layers:
+        check_layer_transforms(config, settings)
     if train["epochs"] < config.get("analysis", {}).get("last_k", 1):
         raise ConfigError(
             f"config key 'analysis.last_k' ({config['analysis']['last_k']}) is larger than "
@@ -56,6 +58,31 @@ def check_config(config: Mapping) -> None:
             f"epoch is validated only in the last {FULL_VALIDATION_EPOCHS}; allowed: last_k at "
             f"most {FULL_VALIDATION_EPOCHS}, or validate_every 1"
         )
+
+
+def check_layer_transforms(config: Mapping, settings: AugmentationSettings) -> None:
+    """Build and call every Keras layer the study's variants use (each strength level too), on
+    a small batch of the study's image size, so that a bad entry stops the workflow before any
+    job (this imports TensorFlow: only a study with layer transforms pays for it)."""
+    placement = config["train"]["augmentation_placement"]
+    layer_names = [layer.name for layer in settings.layers]
+    if placement != "pipeline":
+        raise ConfigError(
+            f"config key 'train.augmentation_placement' is {placement!r}, but the augmentation "
+            f"section has Keras layer transforms ({', '.join(layer_names)}), "
+            "which run in the tf.data pipeline only; allowed: pipeline"
+        )
+    from augablate.layer_augment import check_layer
+
+    used: dict = {}  # every layer transform (at every strength) and the first variant using it
+    for variant in config["variants"]:
+        for layer in settings.for_variant(variant).layers:
+            used.setdefault(layer, variant)
+    for layer, variant in used.items():
+        try:
+            check_layer(layer, config["data"]["image_size"])
+        except ValueError as error:
+            raise ConfigError(f"{error} (in variant {variant!r})") from None
 
 
 def run_params(config: Mapping, variant: str) -> dict:
@@ -167,13 +194,37 @@ def augmentation_schema() -> dict:
     }
     return {
         "type": "object",
-        "additionalProperties": False,
+        "additionalProperties": LAYER_ENTRY_SCHEMA,
         "default": {},
         "description": "Ranges with Keras ImageDataGenerator semantics; a variant switches "
         "them on or off. One property per transform of the registry "
-        "(augablate.variants.TRANSFORMS): its type, range, default and meaning.",
+        "(augablate.variants.TRANSFORMS): its type, range, default and meaning. Any other "
+        "key is a Keras layer transform (augablate.layers).",
         "properties": properties,
     }
+
+
+#: The schema of a Keras layer transform's entry (augablate.layers.LayerTransform).
+LAYER_ENTRY_SCHEMA = {
+    "type": "object",
+    "required": ["layer"],
+    "additionalProperties": False,
+    "description": "A Keras 3 augmentation layer as a transform named by this key: "
+    "{layer: <name in keras.layers>, args: {...}, sweep: <argument>}. Checked by building "
+    "and calling it before any job.",
+    "properties": {
+        "layer": {"type": "string", "description": "The layer's name in keras.layers."},
+        "args": {
+            "type": "object",
+            "description": "Its keyword arguments (not seed: the run's seed and the batch "
+            "number seed it). value_range, where the layer has it, must be [0, 255].",
+        },
+        "sweep": {
+            "type": ["string", "null"],
+            "description": "The argument a strength variant <key>@<value> sets; null: none.",
+        },
+    },
+}
 
 
 def write_augmentation_schema(path: Path | str = SCHEMA) -> None:
@@ -212,9 +263,24 @@ def check_schema(config: Mapping, schema_path: Path | str = SCHEMA) -> None:
     if errors:
         lines = [
             f"config key '{'.'.join(map(str, error.path)) or '(top level)'}': {error.message}"
+            + _hint(error)
             for error in errors
         ]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def _hint(error) -> str:
+    """What a wrong key of the augmentation section may have meant: its other keys are layer
+    transforms, whose schema's messages alone would not say that the key is unknown."""
+    path = list(error.path)
+    if len(path) == 2 and path[0] == "augmentation" and error.validator == "type":
+        known = [transform.name for transform in TRANSFORMS] + ["fill_mode"]
+        if path[1] not in known:
+            return (
+                f" (neither a transform of the registry, {', '.join(known)}, nor a Keras "
+                "layer transform {layer: <name>, args: {...}})"
+            )
+    return ""
 
 
 def validate_config(config: dict, schema_path: Path | str = SCHEMA) -> dict:

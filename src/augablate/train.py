@@ -250,11 +250,18 @@ def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) ->
 
 
 def build_run_model(settings: TrainSettings, active, data: RunData, seed: int):
-    """The compiled model, with the augmentation layer when it is placed in the model."""
+    """The compiled model, with the augmentation layer when it is placed in the model, and
+    for soft labels when the variant mixes them (MixUp, CutMix)."""
     layer = None
     if settings.augmentation_placement == "model" and not active.is_identity:
         layer = AugmentationLayer(active, seed=seed)
-    model = build_model(data.image_size, len(data.classes), settings, augmentation_layer=layer)
+    model = build_model(
+        data.image_size,
+        len(data.classes),
+        settings,
+        augmentation_layer=layer,
+        soft_labels=active.mixes_labels,
+    )
     return model, layer
 
 
@@ -414,7 +421,7 @@ def fresh_model(run: Run):
     holds the seed, is not shared between runs)."""
     model, layer = build_run_model(run.settings, run.active, run.data, run.seed)
     if layer is None and run.compiled is not None:
-        model = run.compiled.reuse(model, run.settings, run.data)
+        model = run.compiled.reuse(model, run.settings, run.data, run.active.mixes_labels)
     return model, layer
 
 
@@ -461,6 +468,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
         augment=settings.augmentation_placement == "pipeline",
         start_step=initial_epoch * settings.steps_per_epoch,
         steps=(settings.epochs - initial_epoch) * settings.steps_per_epoch,
+        classes=len(run.data.classes),
     )
 
     class Progress(keras.callbacks.Callback):

@@ -11,6 +11,10 @@ in config/README.md and the report's wording are all made from it. Sampling func
 by name; the drawing itself lives in :mod:`augablate.augment` (TensorFlow), so this module
 stays importable by the Snakefile without TensorFlow.
 
+A transform can also be a Keras 3 augmentation layer named in the config
+(:class:`augablate.layers.LayerTransform`): the settings hold those of the study after the
+built-in ones, and every variant below works with them too.
+
 Variants: ``none``; ``all`` (every transform the study's ``augmentation`` switches on);
 ``all-minus-X``; a transform alone ``X``; user-named combinations ``X+Y``; strength levels
 ``X@value`` (``rotation@10``: rotation alone with a range of 10 degrees), also combined
@@ -24,6 +28,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from augablate.layers import NAME, LayerTransform, is_layer_entry
 
 NONE, ALL, ALL_MINUS, AND, AT = "none", "all", "all-minus-", "+", "@"
 
@@ -237,22 +243,36 @@ FILL_MODES = ("nearest", "reflect")
 def _settings_class():
     fields = [(t.name, Any, field(default=t.default)) for t in TRANSFORMS]
     fields.append(("fill_mode", str, field(default="nearest")))
+    fields.append(("layers", tuple, field(default=())))  # LayerTransforms, in config order
     return dataclasses.make_dataclass("AugmentationSettings", fields, frozen=True)
 
 
 class AugmentationSettings(_settings_class()):
     """The range of every transform of :data:`TRANSFORMS` (fields named after them, defaults
-    from the registry) and the fill mode."""
+    from the registry), the fill mode, and the study's layer transforms (``layers``: the
+    :class:`augablate.layers.LayerTransform` of every Keras layer entry, in config order; a
+    variant's settings hold those it switches on)."""
 
     @classmethod
     def from_config(cls, config: Mapping) -> AugmentationSettings:
+        """The settings of config section ``augmentation``: the built-in transforms' ranges,
+        and a layer transform for every other key whose value is a mapping."""
         known = [t.name for t in TRANSFORMS] + ["fill_mode"]
-        unknown = set(config) - set(known)
-        if unknown:
+        builtin = {key: value for key, value in config.items() if key in known}
+        others = {key: value for key, value in config.items() if key not in known}
+        if unknown := [key for key, value in others.items() if not is_layer_entry(value)]:
             raise ValueError(
-                f"unknown key(s) {sorted(unknown)} in config 'augmentation'; allowed: {known}"
+                f"unknown key(s) {sorted(unknown)} in config 'augmentation'; allowed: {known}, "
+                "or a Keras layer transform {layer: <name in keras.layers>, args: {...}}"
             )
-        return cls(**dict(config))
+        for key in known:
+            if is_layer_entry(config.get(key)):
+                raise ValueError(
+                    f"config key 'augmentation.{key}' is a built-in transform: give the layer "
+                    "transform another name"
+                )
+        layers = tuple(LayerTransform.from_entry(key, entry) for key, entry in others.items())
+        return cls(**builtin, layers=layers)
 
     @classmethod
     def from_ranges(cls, ranges: Mapping) -> AugmentationSettings:
@@ -261,43 +281,82 @@ class AugmentationSettings(_settings_class()):
         return cls(
             **{t.name: ranges.get(t.name, t.off) for t in TRANSFORMS},
             fill_mode=ranges.get("fill_mode", "nearest"),
+            layers=tuple(
+                LayerTransform.from_entry(name, entry)
+                for name, entry in ranges.items()
+                if name not in BY_NAME and is_layer_entry(entry)
+            ),
         )
 
     def active_ranges(self) -> dict:
-        """The ranges of the transforms that are on, with the fill mode when the warp is used:
-        what decides a run's augmentation, and nothing else (a transform added to the registry
-        later changes no finished run's params)."""
-        ranges = {name: getattr(self, name) for name in self.enabled()}
+        """The ranges of the transforms that are on (a layer transform's: its entry), with the
+        fill mode when the warp is used: what decides a run's augmentation, and nothing else (a
+        transform added to the registry later changes no finished run's params)."""
+        ranges = {name: getattr(self, name) for name in self.builtin_enabled()}
         if any(BY_NAME[name].stage != "pixel" for name in ranges):
             ranges["fill_mode"] = self.fill_mode
-        return ranges
+        return {**ranges, **{layer.name: layer.as_entry() for layer in self.layers}}
+
+    def builtin_enabled(self) -> list[str]:
+        """The transforms of :data:`TRANSFORMS` that are on (those :mod:`augablate.augment`
+        draws and applies)."""
+        return [t.name for t in TRANSFORMS if not t.is_off(getattr(self, t.name))]
 
     def enabled(self) -> list[str]:
-        """The transforms this study switches on (what ``all`` means)."""
-        return [t.name for t in TRANSFORMS if not t.is_off(getattr(self, t.name))]
+        """The transforms this study switches on (what ``all`` means): the built-in ones in
+        registry order, then the layer transforms in config order."""
+        return self.builtin_enabled() + [layer.name for layer in self.layers]
+
+    def names(self) -> list[str]:
+        """Every transform a variant of these settings may name."""
+        return list(BY_NAME) + [layer.name for layer in self.layers]
+
+    def range_of(self, name: str):
+        """A transform's range: a built-in one's value, a layer transform's LayerTransform."""
+        if name in BY_NAME:
+            return getattr(self, name)
+        return next(layer for layer in self.layers if layer.name == name)
 
     def for_variant(self, variant: str, strict: bool = False) -> AugmentationSettings:
         """The settings one variant trains with: its transforms at their ranges, the rest off
         (idempotent: the settings of a variant give the same settings again)."""
         active = variant_ranges(variant, self, strict)
-        return dataclasses.replace(self, **{t.name: active.get(t.name, t.off) for t in TRANSFORMS})
+        return dataclasses.replace(
+            self,
+            **{t.name: active.get(t.name, t.off) for t in TRANSFORMS},
+            layers=tuple(active[layer.name] for layer in self.layers if layer.name in active),
+        )
 
     def restricted_to(self, transforms: Iterable[str]) -> AugmentationSettings:
         """The same ranges with every transform not in ``transforms`` switched off."""
         enabled = set(transforms)
-        if unknown := enabled - set(BY_NAME):
-            raise ValueError(f"unknown transform(s) {sorted(unknown)}; allowed: {list(BY_NAME)}")
+        if unknown := enabled - set(self.names()):
+            raise ValueError(
+                f"unknown transform(s) {sorted(unknown)}; allowed: {list(self.names())}"
+            )
         return dataclasses.replace(
             self,
             **{t.name: getattr(self, t.name) if t.name in enabled else t.off for t in TRANSFORMS},
+            layers=tuple(layer for layer in self.layers if layer.name in enabled),
         )
 
     @property
     def is_identity(self) -> bool:
         return not self.enabled()
 
+    @property
+    def mixes_labels(self) -> bool:
+        """Whether a layer transform mixes the labels of a batch (training on soft labels)."""
+        return any(layer.mixes_labels for layer in self.layers)
+
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every range; the layer transforms' entries under ``layers`` when there are any (so
+        that the settings of a study without them read, and hash, as before)."""
+        ranges = {t.name: getattr(self, t.name) for t in TRANSFORMS}
+        ranges["fill_mode"] = self.fill_mode
+        if self.layers:
+            ranges["layers"] = {layer.name: layer.as_entry() for layer in self.layers}
+        return ranges
 
     def reference_arguments(self) -> dict:
         """The equivalent ``ImageDataGenerator`` keyword arguments (for tests and the report)."""
@@ -307,20 +366,32 @@ class AugmentationSettings(_settings_class()):
         return {**arguments, "fill_mode": self.fill_mode}
 
 
-def parse_variant(variant: str) -> list[tuple[str, float | None]]:
+def parse_variant(
+    variant: str, settings: AugmentationSettings | None = None
+) -> list[tuple[str, float | None]]:
     """The (transform, strength or None) parts of a combination or strength variant
-    (``rotation@10+zoom``); ValueError for anything else."""
+    (``rotation@10+zoom``); ValueError for anything else.
+
+    With ``settings`` a name must be one of their transforms (a layer transform's too);
+    without, any name of a layer transform's form is taken (the analysis reads the variants
+    of a study whose config check has already checked them)."""
     parts = []
     for part in variant.split(AND):
         name, at, strength = part.partition(AT)
-        if name not in BY_NAME:
-            raise ValueError(_unknown(variant))
+        known = name in BY_NAME or (
+            name in settings.names() if settings is not None else bool(NAME.match(name))
+        )
+        if not known or name in (NONE, ALL):
+            raise ValueError(_unknown(variant, settings))
         if at:
             try:
                 parts.append((name, float(strength)))
             except ValueError:
-                raise ValueError(_unknown(variant)) from None
-            BY_NAME[name].range_at(0.0)  # raises for transforms without strength levels
+                raise ValueError(_unknown(variant, settings)) from None
+            if name in BY_NAME:
+                BY_NAME[name].range_at(0.0)  # raises for transforms without strength levels
+            elif settings is not None:
+                settings.range_of(name).at(0.0)  # raises for a layer without a sweep argument
         else:
             parts.append((name, None))
     if len({name for name, _ in parts}) < len(parts):
@@ -339,18 +410,24 @@ def variant_ranges(
     if variant == NONE:
         return {}
     if variant == ALL:
-        return {name: getattr(settings, name) for name in enabled}
+        return {name: settings.range_of(name) for name in enabled}
     if variant.startswith(ALL_MINUS):
         left_out = variant[len(ALL_MINUS) :]
-        if left_out not in BY_NAME or (strict and left_out not in enabled):
-            raise ValueError(_unknown(variant))
-        return {name: getattr(settings, name) for name in enabled if name != left_out}
+        # not strict: a variant's own settings no longer hold the layer transform it leaves out
+        known = left_out in settings.names() or (not strict and NAME.match(left_out))
+        if not known or (strict and left_out not in enabled):
+            raise ValueError(_unknown(variant, settings))
+        return {name: settings.range_of(name) for name in enabled if name != left_out}
     ranges = {}
-    for name, strength in parse_variant(variant):
+    for name, strength in parse_variant(variant, settings):
         if strength is not None:
-            ranges[name] = BY_NAME[name].range_at(strength)
+            ranges[name] = (
+                BY_NAME[name].range_at(strength)
+                if name in BY_NAME
+                else settings.range_of(name).at(strength)
+            )
         elif name in enabled:
-            ranges[name] = getattr(settings, name)
+            ranges[name] = settings.range_of(name)
         else:
             raise ValueError(
                 f"variant {variant!r} uses {name}, which config key 'augmentation.{name}' "
@@ -384,11 +461,12 @@ def all_variant_names(settings: AugmentationSettings | None = None) -> list[str]
     return [NONE, *enabled, ALL, *(ALL_MINUS + name for name in enabled)]
 
 
-def _unknown(variant: str) -> str:
+def _unknown(variant: str, settings: AugmentationSettings | None = None) -> str:
+    settings = settings or AugmentationSettings()
     return (
         f"unknown augmentation variant {variant!r} (config key 'variants'); allowed: "
-        f"{', '.join(all_variant_names())}, any transform of {', '.join(BY_NAME)} alone, "
-        "combinations X+Y and strength levels X@value"
+        f"{', '.join(all_variant_names(settings))}, any transform of "
+        f"{', '.join(settings.names())} alone, combinations X+Y and strength levels X@value"
     )
 
 
@@ -409,15 +487,16 @@ def variant_kind(variant: str) -> str:
 
 
 def variant_sort_key(variant: str) -> tuple:
-    """The study's order: none, each transform alone (registry order), its strength levels
-    (ascending), combinations, all, all minus each; unknown names last."""
+    """The study's order: none, each transform alone (registry order; layer transforms after
+    the built-in ones, by name), its strength levels (ascending), combinations, all, all minus
+    each; unknown names last."""
     names = list(BY_NAME)
     kind = variant_kind(variant)
     if kind == NONE:
         return (0,)
     if kind in ("single", "strength"):
         name, strength = parse_variant(variant)[0]
-        return (1, names.index(name), strength is not None, strength or 0.0)
+        return (1, registry_position(name), name, strength is not None, strength or 0.0)
     if kind == "combination":
         return (2, variant)
     if kind == ALL:
@@ -426,6 +505,12 @@ def variant_sort_key(variant: str) -> tuple:
         left_out = variant[len(ALL_MINUS) :]
         return (4, names.index(left_out) if left_out in names else len(names), variant)
     return (5, variant)
+
+
+def registry_position(name: str) -> int:
+    """A transform's place in the registry; layer transforms (not in it) after every one."""
+    names = list(BY_NAME)
+    return names.index(name) if name in names else len(names)
 
 
 def config_table() -> str:
