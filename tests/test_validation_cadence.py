@@ -109,3 +109,27 @@ def test_the_report_says_which_epochs_were_validated():
     assert validation_cadence(40, 1) == "Every epoch scores"
     assert validation_cadence(8, 4) == "Every epoch scores"  # all within the last 10
     assert validation_cadence(40, 4).startswith("Each of the last 10 epochs, and one in 4 before")
+
+
+def test_the_reports_evaluation_time_is_that_of_the_validated_epochs():
+    from augablate.report import protocol_lines
+
+    config = load_config(REPO / "config" / "config.yaml")
+    environment = dict(python="3", tensorflow="2", keras="3", numpy="2", platform="p", cpu_count=2)
+    environment["gpus"] = []
+    run = {
+        "wall_seconds": 60.0,
+        "threads": 1,
+        "environment": environment,
+        "epoch_seconds": [0.2] * 40,
+        # a skipped validation costs nothing; the 17 validated epochs 0.3 s, or 0.5 s
+        "evaluation_seconds": [
+            0.0 if e % 4 and e <= 30 else 0.3 + 0.2 * (e > 36) for e in range(1, 41)
+        ],
+        "validated_epochs": [4, 8, 12, 16, 20, 24, 28, *range(31, 41)],
+    }
+    splits = {"train": {"count": 599}, "validation": {"count": 1198}}
+    meta = {"classes": list("0123456789"), "splits": splits, "image_size": 32, "resize": "nearest"}
+    text = "\n".join(protocol_lines(config, meta, ["none"], [1], [run]))
+    assert "median epoch 0.20 s of training plus 0.30 s of evaluation in a validated epoch" in text
+    assert "one in 4 before them" in text and "fixed sample of 599 un-augmented" in text

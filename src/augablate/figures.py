@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the plotting libraries are imported when a figure is drawn:
 
 #: What each learning-curve line is, in the words of its legend.
 CURVE_LABELS = {
-    "val": "validation: every image, once per epoch",
+    "val": "validation: every image, once per scored epoch",
     "clean_train": "clean training: fixed sample, not augmented",
     "augmented_batch": "training batches as fed (augmented), running mean",
 }

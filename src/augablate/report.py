@@ -720,7 +720,7 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
         f"{train.get('augmentation_placement', 'pipeline')}. "
         + validation_cadence(train["epochs"], evaluation.get("validate_every", 1))
         + f" all {counts['validation']} validation images once; clean training accuracy on a "
-        "fixed sample "
+        "fixed sample of "
         f"{min(evaluation.get('clean_train_images', 1000), counts['train'])} un-augmented "
         f"training images every {evaluation.get('clean_train_every', 1)} epoch(s), back from the "
         "last.",
@@ -734,7 +734,12 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
         env = run_metrics[0]["environment"]
         total = sum(m["wall_seconds"] for m in run_metrics)
         per_epoch = [s for m in run_metrics for s in m["epoch_seconds"]]
-        evaluation_seconds = [s for m in run_metrics for s in m["evaluation_seconds"]]
+        # the epochs that scored the validation split (every epoch in runs from before the key)
+        evaluation_seconds = [
+            m["evaluation_seconds"][epoch - 1]
+            for m in run_metrics
+            for epoch in m.get("validated_epochs", range(1, len(m["evaluation_seconds"]) + 1))
+        ]
         lines += [
             f"- Software: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras "
             f"{env['keras']}, NumPy {env['numpy']}.",
@@ -743,7 +748,7 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
             "training.",
             f"- Compute: {len(run_metrics)} trainings, {total / 60:.1f} min of training wall time "
             f"in all; median epoch {pd.Series(per_epoch).median():.2f} s of training plus "
-            f"{pd.Series(evaluation_seconds).median():.2f} s of evaluation.",
+            f"{pd.Series(evaluation_seconds).median():.2f} s of evaluation in a validated epoch.",
         ]
     return lines
 

@@ -567,4 +567,5 @@ def run_metrics(run: Run, transforms: list[str], history) -> dict:
         "threads": run.threads,
         "epoch_seconds": history["epoch_seconds"].tolist(),
         "evaluation_seconds": history["evaluation_seconds"].tolist(),
+        "validated_epochs": run.evidence.validated_epochs(),
     }
