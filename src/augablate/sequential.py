@@ -385,3 +385,24 @@ class SequentialState:
             {k: list(v) for k, v in data["made"].items()},
             {k: list(v) for k, v in data["seeds"].items()},
         )
+
+
+def decide_round(state: SequentialState, budget_left: float) -> dict:
+    """After a look: what the next round adds (the open contrasts' variants, the plan's next
+    seeds) and why, or why the procedure ends: every contrast settled, the plan's last look,
+    or a round that the budget (trainings still allowed) cannot pay for in full."""
+    variants, seeds = state.next_round()
+    trainings = len(variants) * len(seeds)
+    if not state.open:
+        reason = "every primary contrast is settled"
+    elif not variants:
+        rounds = state.plan.rounds
+        reason = f"the plan's last look ({rounds} round{'s' if rounds > 1 else ''}) is done"
+    elif trainings > budget_left:
+        reason = (
+            f"the next round needs {trainings} trainings and the budget allows {budget_left:g} more"
+        )
+    else:
+        state.add(variants, seeds)
+        return {"variants": variants, "seeds": seeds, "trainings": trainings, "reason": ""}
+    return {"variants": [], "seeds": [], "trainings": 0, "reason": reason}
