@@ -73,3 +73,52 @@ def simulate_topup(
         "added_to_everything": len(variants) * state.look * plan.seeds_per_round,
         "full_plan_added": len(variants) * plan.rounds * plan.seeds_per_round,
     }
+
+
+def calibration_markdown(results: Mapping) -> str:
+    """The top-up's calibration table of docs/statistics.md from
+    ``benchmarks/sequential_calibration.json`` (tests/test_sequential.py checks the page holds
+    it): per scenario, the false-positive rates under the null with their 95% Monte Carlo
+    intervals (the procedure and, beside it, the naive repeated test), the false equivalence
+    rate at the margin, how often a planted 3-point effect is found at the first look and by the
+    end, and the trainings added against topping up every variant."""
+
+    def rate(found: Mapping, key: str) -> str:
+        low, high = found[f"{key}_ci"]
+        return f"{100 * found[key]:.1f} ({100 * max(low, 0):.1f}-{100 * high:.1f})"
+
+    header = [
+        "scenario",
+        "per test (%)",
+        "worst contrast (%)",
+        "family-wise (%)",
+        "naive repeated test: family-wise (%)",
+        "false equivalence at the margin (%)",
+        "3-point effect found: first look / by the end (%)",
+        "trainings added: top-up / every variant, same rounds / whole plan",
+    ]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, found in results["scenarios"].items():
+        null, planted = found["null"], found["planted"]
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    rate(null, "false_positive_rate_per_test"),
+                    rate(null, "false_positive_rate_worst_contrast"),
+                    rate(null, "familywise_false_positive_rate"),
+                    rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
+                    rate(found["at_margin"], "false_equivalence_rate"),
+                    f"{rate(planted, 'found_at_first_look')} / "
+                    f"{rate(planted, 'found_by_the_end')}",
+                    f"{null['added_trainings_mean']:.1f} / {null['added_to_everything_mean']:.1f}"
+                    f" / {null['full_plan_added']:.0f} (null); "
+                    f"{planted['added_trainings_mean']:.1f} / "
+                    f"{planted['added_to_everything_mean']:.1f} / "
+                    f"{planted['full_plan_added']:.0f} (planted)",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(rows)
