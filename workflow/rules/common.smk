@@ -201,6 +201,16 @@ def topup_round_files(wildcards):
     return [round_file(n) for n in range(len(topup_states()))] if TOPUP else []
 
 
+def until_conclusive_rounds(wildcards):
+    """The target until_conclusive asks for the top-up's rounds: it needs one planned."""
+    if not TOPUP:
+        raise WorkflowError(
+            "target until_conclusive: config key 'topup.rounds' is 0 (no top-up planned); "
+            "set it and a budget, e.g. --config 'topup={rounds: 3, max_trainings: 40}'"
+        )
+    return topup_round_files(wildcards)
+
+
 def topup_round_inputs(wildcards):
     """What round n looks at: the study's training jobs and those of rounds before it, and
     the round before it (whose state it continues)."""

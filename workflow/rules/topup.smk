@@ -40,4 +40,4 @@ checkpoint topup_round:
 rule until_conclusive:
     input:
         report="results/report.md",
-        rounds=topup_round_files,
+        rounds=until_conclusive_rounds,
