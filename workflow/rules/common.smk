@@ -206,7 +206,7 @@ def until_conclusive_rounds(wildcards):
     if not TOPUP:
         raise WorkflowError(
             "target until_conclusive: config key 'topup.rounds' is 0 (no top-up planned); "
-            "set it and a budget, e.g. --config 'topup={rounds: 3, max_trainings: 40}'"
+            "set it and a budget in a config file, e.g. topup: {rounds: 3, max_trainings: 40}"
         )
     return topup_round_files(wildcards)
 
