@@ -110,8 +110,7 @@ def calibration_markdown(results: Mapping) -> str:
                     rate(null, "familywise_false_positive_rate"),
                     rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
                     rate(found["at_margin"], "false_equivalence_rate"),
-                    f"{rate(planted, 'found_at_first_look')} / "
-                    f"{rate(planted, 'found_by_the_end')}",
+                    f"{rate(planted, 'found_at_first_look')} / {rate(planted, 'found_by_the_end')}",
                     f"{null['added_trainings_mean']:.1f} / {null['added_to_everything_mean']:.1f}"
                     f" / {null['full_plan_added']:.0f} (null); "
                     f"{planted['added_trainings_mean']:.1f} / "
