@@ -205,3 +205,16 @@ def test_a_round_the_budget_cannot_pay_for_ends_the_procedure():
     assert budget_trainings({"topup": {"max_trainings": None, "max_hours": None}}, 60.0) == float(
         "inf"
     )
+
+
+def test_the_docs_quote_the_sequential_calibration_json():
+    import json
+
+    from conftest import REPO
+
+    from augablate.sequential_simulate import calibration_markdown
+
+    found = json.loads((REPO / "benchmarks" / "sequential_calibration.json").read_text())
+    assert calibration_markdown(found) in (REPO / "docs" / "statistics.md").read_text()
+    for scenario in found["scenarios"].values():  # the null stays within the nominal rate
+        assert scenario["null"]["familywise_false_positive_rate"] <= 0.05
