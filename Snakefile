@@ -11,6 +11,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/topup.smk"
 
 
 # snakemake --report opens on the study's answer once the report rule has written it
@@ -26,6 +27,8 @@ localrules:
     figure,
     augmentation_grid,
     report,
+    topup_round,
+    until_conclusive,
 
 
 if config["data"]["source"] == "archive":

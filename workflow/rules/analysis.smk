@@ -1,6 +1,7 @@
 rule aggregate:
     input:
         training=training_outputs,
+        rounds=topup_round_files,
     output:
         **TABLES,
     log:
@@ -14,8 +15,9 @@ rule aggregate:
         mem_mb=2048,
         runtime=10,
     params:
-        # every run's folder (in the training jobs' folders), in the config's order
-        runs=run_folders(RUNS),
+        # every run's folder (in the training jobs' folders), in the config's order, then
+        # the top-up's added runs
+        runs=all_run_folders,
         # one dict: Snakemake compares params as a set of strings, so separate values equal
         # to each other could trade places unnoticed
         analysis={
@@ -24,6 +26,8 @@ rule aggregate:
         },
         # the factorial design whose effects the tables give (one-at-a-time: none)
         design={"design": config["design"], "enabled": ENABLED},
+        # the top-up's rounds (their verdicts replace the fixed-sample ones): whether any
+        topup=TOPUP,
     script:
         "../scripts/aggregate.py"
 
@@ -104,6 +108,7 @@ rule report:
             )
         },
         training=training_outputs,
+        rounds=topup_round_files,
         meta=CACHE_FILES["meta"],
         figures=expand("results/figures/{figure}.png", figure=STUDY_FIGURES),
         grid=GRID,
@@ -130,6 +135,6 @@ rule report:
         command=REPRODUCE_COMMAND,
         config_files=CONFIG_FILES,
         enabled=ENABLED,
-        runs=run_folders(RUNS),
+        runs=all_run_folders,
     script:
         "../scripts/report.py"

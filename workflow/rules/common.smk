@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import sys
@@ -32,6 +33,13 @@ from augablate.jobs import (
     training_jobs,
 )
 from augablate.reproduce import reproduce_command
+from augablate.topup import (
+    active as topup_active,
+    read_rounds,
+    round_file,
+    study_jobs,
+    topup_run_folders,
+)
 from augablate.settings import check_config, check_schema, gpu_resources, run_params
 
 # The default study is config/config.yaml, found beside the workflow (not in the working
@@ -112,8 +120,26 @@ TRAINING_JOBS = training_jobs(config)
 RUNS = study_runs(TRAINING_JOBS, VARIANTS, SEEDS)
 
 
+#: Whether the study is grown by the sequential top-up (topup.rounds above 0; workflow/rules/
+#: topup.smk): its rounds add training jobs of one variant each, named like the others.
+TOPUP = topup_active(config)
+if TOPUP and config["design"]["type"] == "factorial":
+    raise WorkflowError(
+        "config key 'topup.rounds' (a sequential top-up) works with the one-at-a-time design "
+        "only; set design.type to one-at-a-time or topup.rounds to 0"
+    )
+
+
 wildcard_constraints:
-    job="|".join(re.escape(job) for job in TRAINING_JOBS),
+    job="|".join(
+        [re.escape(job) for job in TRAINING_JOBS]
+        + (
+            [f"(?:{'|'.join(re.escape(v) for v in VARIANTS)})_seeds?-[0-9][-0-9to]*"]
+            if TOPUP
+            else []
+        )
+    ),
+    round="[0-9]+",
     figure="|".join(STUDY_FIGURES),
 
 
@@ -145,23 +171,85 @@ def folder_source():
     return {"path": str(folder), "manifest": folder_manifest(folder)}
 
 
+def topup_states(before=None):
+    """Every round of the top-up, round 0 to the one that ended it (checkpoint topup_round), or
+    the rounds before round ``before``: Snakemake runs the rounds, and their added trainings,
+    as this asks for them."""
+    states = []
+    while (not states or not states[-1]["finished"]) and len(states) != before:
+        state = checkpoints.topup_round.get(round=len(states)).output.state
+        with open(state) as handle:
+            states.append(json.load(handle))
+    return states
+
+
+def all_jobs():
+    """The study's training jobs and those the top-up's rounds on disk added."""
+    return study_jobs(config, read_rounds() if TOPUP else [])
+
+
 def training_outputs(wildcards):
-    """The output folders of every training job: the analysis' input. (Snakemake tracks a
-    job's folder as a whole; the files of each run in it are the RUNS' paths.)"""
-    return [job_folder(job) for job in TRAINING_JOBS]
+    """The output folders of every training job: the analysis' input (with a top-up, once
+    its last round is decided). (Snakemake tracks a job's folder as a whole; the files of
+    each run in it are the RUNS' paths.)"""
+    jobs = study_jobs(config, topup_states()) if TOPUP else TRAINING_JOBS
+    return [job_folder(job) for job in jobs]
+
+
+def topup_round_files(wildcards):
+    """The top-up's round files, round 0 to the last (none without a top-up)."""
+    return [round_file(n) for n in range(len(topup_states()))] if TOPUP else []
+
+
+def until_conclusive_rounds(wildcards):
+    """The target until_conclusive asks for the top-up's rounds: it needs one planned."""
+    if not TOPUP:
+        raise WorkflowError(
+            "target until_conclusive: config key 'topup.rounds' is 0 (no top-up planned); "
+            "set it and a budget in a config file, e.g. topup: {rounds: 3, max_trainings: 40}"
+        )
+    return topup_round_files(wildcards)
+
+
+def topup_round_inputs(wildcards):
+    """What round n looks at: the study's training jobs and those of rounds before it, and
+    the round before it (whose state it continues)."""
+    n = int(wildcards.round)
+    states = topup_states(before=n)
+    if len(states) < n or (states and states[-1]["finished"]):
+        raise WorkflowError(
+            f"round {n} of the top-up: the rounds before it ended the procedure"
+        )
+    return {
+        "training": [job_folder(job) for job in study_jobs(config, states)],
+        "previous": [round_file(n - 1)] if n else [],
+    }
+
+
+def topup_round_runs(wildcards):
+    """The run folders round n looks at (the study's and the earlier rounds' added ones)."""
+    n = int(wildcards.round)
+    return run_folders(RUNS) + topup_run_folders(config, read_rounds()[:n])
+
+
+def all_run_folders(wildcards):
+    """Every run's folder: the study's in the config's order, then the top-up's added ones."""
+    return run_folders(RUNS) + (
+        topup_run_folders(config, read_rounds()) if TOPUP else []
+    )
 
 
 def job_params(wildcards):
     """What decides a job's runs besides their seeds: run_params of each of its variants. The
     seeds are in the job's name, so a seed added as a job of its own retrains nothing done.
     """
-    job = TRAINING_JOBS[wildcards.job]
+    job = all_jobs()[wildcards.job]
     return {variant: run_params(config, variant) for variant in job.variants}
 
 
 def train_runtime(wildcards):
     """Minutes: resources.train_runtime per training, times the job's trainings."""
-    job = TRAINING_JOBS[wildcards.job]
+    job = all_jobs()[wildcards.job]
     return config["resources"]["train_runtime"] * len(job.runs())
 
 

@@ -44,6 +44,12 @@ def study_contrasts(table):
 
 
 contrasts = study_contrasts(images)
+if snakemake.params.topup:  # a topped-up study: the primary verdicts are the sequential ones
+    with open(snakemake.input.rounds[-1]) as handle:
+        sequential = json.load(handle)["verdicts"]
+    primary = contrasts["primary"].astype(bool)
+    names = contrasts["variant"] + " vs " + contrasts["baseline"]
+    contrasts.loc[primary, "verdict"] = names[primary].map(sequential)
 pairs = analysis.contrast_pairs(images["variant"].unique())
 logging.info(
     "%d runs, %d distinct validation images, %d contrasts (%d primary)",

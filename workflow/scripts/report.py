@@ -14,6 +14,7 @@ from augablate.landing import landing_page, study_record
 from augablate.logs import log_to_file
 from augablate.protocol import RUN_FILES
 from augablate.report import build_report
+from augablate.topup import report_lines
 
 log_to_file(snakemake.log[0])
 inputs, output, config = snakemake.input, snakemake.output, snakemake.params.config
@@ -49,6 +50,14 @@ text = build_report(
     convergence=pd.read_csv(inputs.convergence),
     endpoint=pd.read_csv(inputs.endpoint),
 )
+rounds = []
+for path in inputs.rounds:  # the top-up's rounds: what each added and why, before the methods
+    with open(path) as handle:
+        rounds.append(json.load(handle))
+if rounds:
+    methods = "## How the numbers were made"
+    head, _, tail = text.partition(methods)
+    text = head + "\n".join(report_lines(rounds)) + "\n" + methods + tail
 atomic_write_text(output.report, text)
 # the first screen of snakemake --report: the answer, its main figures, what made the study
 atomic_write_text(
