@@ -81,3 +81,18 @@ def test_the_readme_quotes_the_committed_default_study():
     assert " ".join(answer_in_brief(contrasts).split()) in readme
     detectable = study_power(contrasts)["detectable"] * 100
     assert f"detects a true difference of {detectable:.1f} points with 80% power" in readme
+
+
+def test_the_statistics_doc_quotes_the_committed_known_answer_study():
+    """docs/statistics.md's known-answer numbers are its committed table's, regenerated here."""
+    import pandas as pd
+
+    from augablate.analysis import study_power
+    from augablate.report import answer_in_brief
+
+    contrasts = pd.read_csv(REPO / "docs" / "known-answer" / "contrasts.csv")
+    doc = " ".join((REPO / "docs" / "statistics.md").read_text().split())
+    assert " ".join(answer_in_brief(contrasts).split()) in doc
+    detectable = study_power(contrasts)["detectable"] * 100
+    assert f"detects a true difference of {detectable:.1f} points with 80% power" in doc
+    assert set(contrasts["verdict"]) == {"helps", "hurts"}  # every planted verdict recovered
