@@ -26,6 +26,7 @@ localrules:
     figure,
     augmentation_grid,
     report,
+    tensorboard,
 
 
 if config["data"]["source"] == "archive":
@@ -49,3 +50,4 @@ rule all:
     default_target: True
     input:
         "results/report.md",
+        EXTRA_TARGETS,

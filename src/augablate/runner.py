@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from augablate.protocol import RunOutputs, TrainSettings
+from augablate.protocol import TENSORBOARD, RunOutputs, TrainSettings
 from augablate.train import RunData, run_training
 from augablate.variants import AugmentationSettings
 
@@ -56,9 +56,11 @@ def run_job(
     augmentation: Mapping[str, AugmentationSettings],
     settings: TrainSettings,
     threads: int = 1,
+    tensorboard: bool = False,
 ) -> list[dict]:
     """Train ``runs`` (``augmentation`` holds each variant's ranges) one after the other in
-    this process; remove their checkpoints once all are written. Each run's metrics."""
+    this process; remove their checkpoints once all are written. Each run's metrics. With
+    ``tensorboard`` each run writes its event file in ``tensorboard/`` beside its outputs."""
     compiled = CompiledModels()
     results = [
         run_training(
@@ -74,6 +76,7 @@ def run_job(
             keep_checkpoint=True,
             checkpoint=outputs.checkpoint,
             compiled=compiled,
+            tensorboard=outputs.history.parent / TENSORBOARD if tensorboard else None,
         )
         for outputs in runs
     ]

@@ -306,14 +306,17 @@ def run_training(
     keep_checkpoint: bool = False,
     checkpoint: Path | None = None,
     compiled=None,
+    tensorboard: Path | None = None,
 ) -> dict:
-    """Train the reference CNN for one (variant, seed); write its history, per-image
+    """Train the model for one (variant, seed); write its history, per-image
     predictions and metrics. Resumes from the checkpoint a killed earlier attempt left in
     ``checkpoint`` (by default ``checkpoint/`` beside the history); the checkpoint is removed
     once the outputs are written, unless ``keep_checkpoint`` (then the caller removes it:
     :func:`augablate.runner.run_job` does once all its runs are written). ``compiled`` (an
     :class:`augablate.runner.CompiledModels` shared by the runs of one process) lends the run
-    a model this process has compiled before; without it the run compiles its own."""
+    a model this process has compiled before; without it the run compiles its own.
+    ``tensorboard`` (a folder) makes the run write its event file there as it trains
+    (:mod:`augablate.tensorboard_log`)."""
     started = time.time()
     timeline = {
         "process_start": process_start_time() or started,
@@ -339,7 +342,10 @@ def run_training(
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
     model, initial_epoch = resume(run)
     log_start(variant, seed, transforms, data, settings, threads)
-    fit(model, run, initial_epoch)
+    events = open_event_log(run, tensorboard) if tensorboard else None
+    fit(model, run, initial_epoch, callbacks=[events.callback(run.evidence.rows)] if events else [])
+    if events:
+        events.close()
     history = run.evidence.history()
     if history["epoch"].tolist() != list(range(1, settings.epochs + 1)):
         raise RuntimeError(
@@ -406,8 +412,22 @@ def resume(run: Run):
     return model, initial_epoch
 
 
-def fit(model, run: Run, initial_epoch: int) -> None:
-    """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each."""
+def open_event_log(run: Run, folder: Path):
+    """The run's TensorBoard event file, holding the epochs it has so far (from its checkpoint
+    when it resumes): :class:`augablate.tensorboard_log.EventLog`."""
+    from augablate.tensorboard_log import EventLog, run_hparams, trial_id
+
+    hparams = run_hparams(
+        run.variant, run.seed, run.active.as_dict(), asdict(run.settings), run.data.image_size
+    )
+    events = EventLog(folder, hparams, trial_id(run.variant, run.seed))
+    events.write(run.evidence.rows)
+    return events
+
+
+def fit(model, run: Run, initial_epoch: int, callbacks=()) -> None:
+    """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each (then
+    ``callbacks``, which find the epoch in ``run.evidence``)."""
     settings = run.settings
     if initial_epoch >= settings.epochs:
         return
@@ -450,7 +470,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
         steps_per_epoch=settings.steps_per_epoch,
         epochs=settings.epochs,
         initial_epoch=initial_epoch,
-        callbacks=[Progress()],
+        callbacks=[Progress(), *callbacks],
         verbose=0,
     )
 

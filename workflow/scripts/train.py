@@ -11,7 +11,7 @@ prepare_training_process()  # before TensorFlow loads: 1.5 s less start-up
 from augablate.jobs import job_folder, training_jobs  # noqa: E402
 from augablate.logs import log_to_file  # noqa: E402
 from augablate.runner import run_job  # noqa: E402 (imports TensorFlow)
-from augablate.settings import job_settings  # noqa: E402
+from augablate.settings import job_settings, tensorboard_on  # noqa: E402
 
 log_to_file(snakemake.log[0])
 # the job's runs from the job table of the (validated) config: its name says its seeds, the
@@ -27,4 +27,5 @@ run_job(
     augmentation=augmentation,
     settings=settings,
     threads=snakemake.threads,
+    tensorboard=tensorboard_on(params),
 )
