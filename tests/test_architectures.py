@@ -4,12 +4,14 @@ and the data, its initial weights a function of the seed alone."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, job_stats, read_tensorboard, run_snakemake
 
 from augablate.architectures import APPLICATIONS, MIN_IMAGE_SIZE, min_image_size
 from augablate.model import build_model
@@ -201,3 +203,66 @@ def test_a_run_s_params_hold_the_keys_of_its_model_only(base_config):
         {"minimalistic": True},
     )
     assert train_settings(reference).architecture == "reference"
+
+
+@pytest.fixture(scope="module")
+def mobilenet_study(tmp_path_factory):
+    """The smoke study with MobileNetV3Small at 32x32 (random initial weights) instead of the
+    reference CNN, 2 variants x 2 seeds of 2 epochs, TensorBoard on, run as a user would."""
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config["data"]["image_size"] = 32
+    config["model"] = MOBILENET_CONFIG
+    config["train"].update(epochs=2, steps_per_epoch=2)
+    config["variants"] = ["none", "rotation"]
+    config["evaluation"]["tensorboard"] = True
+    workdir = tmp_path_factory.mktemp("mobilenet")
+    path = workdir / "mobilenet.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return workdir, config, path
+
+
+@pytest.mark.slow
+def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
+    from augablate.protocol import RUN_FILES, TENSORBOARD
+    from augablate.tensorboard_log import SCALARS
+
+    workdir, config, path = mobilenet_study
+    runs = sorted((workdir / "results" / "train").glob("*/*/seed-*"))
+    assert len(runs) == 4
+    histories = {}
+    for run in runs:
+        assert sorted(p.name for p in run.iterdir()) == sorted([*RUN_FILES.values(), TENSORBOARD])
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["train"]["architecture"] == "MobileNetV3Small"
+        assert metrics["train"]["model_args"] == {"minimalistic": True}
+        history = pd.read_csv(run / "history.csv")
+        assert history["epoch"].tolist() == [1, 2] and history["val_accuracy"].between(0, 1).all()
+        histories[f"{run.parent.name}/{run.name}"] = history
+    report = (workdir / "results" / "report.md").read_text()
+    assert "keras.applications MobileNetV3Small without its top" in report
+    # every run in TensorBoard: its hyper-parameters and each epoch's scalars of its history
+    scalars, hparams = read_tensorboard(workdir / "results" / "tensorboard")
+    assert sorted(scalars["dir_name"].unique()) == sorted(histories)
+    for name, history in histories.items():
+        run = scalars[scalars["dir_name"] == name]
+        for tag in SCALARS:
+            written = run[run["tag"] == tag].sort_values("step")
+            assert written["step"].tolist() == history["epoch"].tolist(), (name, tag)
+            np.testing.assert_allclose(written["value"], history[tag], rtol=1e-6)
+        values = hparams[hparams["dir_name"] == name].set_index("tag")["value"]
+        variant, seed = name.split("/seed-")
+        assert (values["variant"], values["seed"], values["model"]) == (
+            variant,
+            float(seed),
+            "MobileNetV3Small",
+        )
+        assert values["rotation"] == (40.0 if variant == "rotation" else 0.0)
+    # done: nothing reruns; TensorBoard switched off changes the trainings' params: they rerun
+    again = run_snakemake(workdir, "-n", "--configfile", str(path))
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+    off = workdir / "off.yaml"
+    off.write_text(yaml.safe_dump({"evaluation": {"tensorboard": False}}))
+    dry = run_snakemake(workdir, "-n", "--configfile", str(path), str(off))
+    assert job_stats(dry.stdout).get("train") == 2, dry.stdout[-2000:]
