@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = """
-import json, sys, time
+import json, statistics, sys, time
 from dataclasses import replace
 from pathlib import Path
 
