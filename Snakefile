@@ -29,6 +29,7 @@ localrules:
     report,
     topup_round,
     until_conclusive,
+    tensorboard,
 
 
 if config["data"]["source"] == "archive":
@@ -52,3 +53,4 @@ rule all:
     default_target: True
     input:
         "results/report.md",
+        EXTRA_TARGETS,

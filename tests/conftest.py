@@ -91,3 +91,15 @@ def smoke_study(tmp_path_factory):
     result = run_snakemake(workdir, "--cores", "2", "--configfile", str(config_file))
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return workdir, yaml.safe_load(config_file.read_text())
+
+
+def read_tensorboard(logdir: Path):
+    """The event files under ``logdir`` read back with tbparse (TensorBoard's own reader):
+    ``(scalars, hparams)``, two tables with the run's folder relative to ``logdir`` in
+    ``dir_name``: scalars one row per (run, tag, step) with ``value`` (TF 2's
+    ``tf.summary.scalar`` stores them as tensors, which TensorBoard shows as scalars); hparams
+    one row per (run, tag)."""
+    from tbparse import SummaryReader
+
+    reader = SummaryReader(str(logdir), extra_columns={"dir_name"})
+    return reader.tensors, reader.hparams

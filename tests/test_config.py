@@ -38,7 +38,13 @@ def test_shipped_configs_validate(path):
 def test_reference_config_is_the_reference_protocol():
     config = load_config(REPO / "config" / "cats_vs_dogs.yaml")
     assert config["data"]["image_size"] == 150 and config["data"]["resize"] == "nearest"
-    assert config["model"] == {"filters": [32, 64, 128, 128], "dense_units": 512}
+    assert config["model"] == {  # the reference CNN, no other architecture's keys
+        "architecture": "reference",
+        "filters": [32, 64, 128, 128],
+        "dense_units": 512,
+        "weights": None,
+        "args": {},
+    }
     train = config["train"]
     assert (train["batch_size"], train["steps_per_epoch"], train["epochs"]) == (20, 100, 100)
     # the reference's 50 validation steps of 20 are one pass over its 1,000 validation images:

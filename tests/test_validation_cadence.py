@@ -133,3 +133,33 @@ def test_the_reports_evaluation_time_is_that_of_the_validated_epochs():
     text = "\n".join(protocol_lines(config, meta, ["none"], [1], [run]))
     assert "median epoch 0.20 s of training plus 0.30 s of evaluation in a validated epoch" in text
     assert "one in 4 before them" in text and "fixed sample of 599 un-augmented" in text
+
+
+def test_a_checkpoint_of_code_from_before_the_new_keys_still_fits():
+    """The run fingerprint of the reference CNN validated every epoch is the one computed before
+    ``validate_every``, ``architecture``, ``weights`` and ``model_args`` existed (so a study
+    killed under earlier code resumes its trainings); a value other than the old one changes it."""
+    from dataclasses import asdict, replace
+    from types import SimpleNamespace
+
+    from augablate.train import config_hash, run_fingerprint
+    from augablate.variants import AugmentationSettings
+
+    settings = TrainSettings(epochs=40, learning_rate_schedule="cosine")
+    active = AugmentationSettings().for_variant("none")
+    data = SimpleNamespace(meta={"image_size": 32, "resize": "nearest"}, classes=["0", "1"])
+    new_keys = ("validate_every", "architecture", "weights", "model_args")
+    before = {k: v for k, v in asdict(settings).items() if k not in new_keys}
+    expected = config_hash(
+        {
+            "train": before,
+            "augmentation": active.as_dict(),
+            "cache": 32,
+            "resize": "nearest",
+            "classes": ["0", "1"],
+            "seed": 3,
+        }
+    )
+    assert run_fingerprint(settings, active, data, "none", 3)[0] == expected
+    thinned = replace(settings, validate_every=4)
+    assert run_fingerprint(thinned, active, data, "none", 3)[0] != expected

@@ -1,17 +1,24 @@
-"""The reference CNN of the study, readable top to bottom.
+"""The reference CNN of the study, readable top to bottom, and the compilation every model of
+a run shares.
 
 Conv2D(3x3, ReLU) + MaxPool(2) blocks (reference filters 32, 64, 128, 128), Flatten,
 Dense(512, ReLU), and a sigmoid output for two classes (softmax for more). Pixels are scaled by
-1/255 inside the model, so the input pipeline hands over raw 0..255 values.
+1/255 inside the model, so the input pipeline hands over raw 0..255 values. Other models
+(``model.architecture``: a ``keras.applications`` name or a ``module:function``) are built by
+:mod:`augablate.architectures` and compiled here the same way.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from augablate.architectures import REFERENCE
 from augablate.protocol import TrainSettings
 
 REFERENCE_FILTERS = (32, 64, 128, 128)
+
+log = logging.getLogger(__name__)
 
 
 def min_image_size(blocks: int) -> int:
@@ -40,8 +47,9 @@ def build_model(
     augmentation_layer=None,
     soft_labels: bool = False,
 ):
-    """Compile the reference CNN with ``settings`` (:class:`augablate.protocol.TrainSettings`: the
-    filters, dense units and learning rate; by default the reference's), handed over whole so
+    """Compile the reference CNN with ``settings`` (:class:`augablate.protocol.TrainSettings`:
+    the filters, dense units and learning rate; by default the reference's), or the model
+    ``settings.architecture`` names (:func:`other_model`), handed over whole so
     that the model and its training are set in one place. ``augmentation_layer`` (optional)
     runs before the rescaling, for placing augmentation on the accelerator. A whole epoch
     (``steps_per_epoch`` steps) runs per call of the compiled function: the same batches and
@@ -51,6 +59,8 @@ def build_model(
     from keras import layers
 
     settings = settings or TrainSettings()
+    if settings.architecture != REFERENCE:
+        return other_model(image_size, num_classes, settings, augmentation_layer, soft_labels)
     filters, dense_units = settings.filters, settings.dense_units
     check_image_size(image_size, filters)
     binary = num_classes == 2
@@ -69,8 +79,17 @@ def build_model(
     else:
         model.add(layers.Dense(num_classes, activation="softmax"))
     loss, accuracy = loss_and_accuracy(num_classes, soft_labels)
+    return compile_model(model, loss, settings, accuracy=accuracy)
+
+
+def compile_model(model, loss, settings: TrainSettings, optimizer=None, accuracy="accuracy"):
+    """Compile with RMSprop at :func:`learning_rate` (or ``optimizer``), ``accuracy`` (the
+    augmented-batch accuracy of the history) and a whole epoch per call of the compiled
+    function."""
+    import keras
+
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate(settings)),
+        optimizer=optimizer or keras.optimizers.RMSprop(learning_rate=learning_rate(settings)),
         loss=loss,
         metrics=[accuracy],
         steps_per_execution=settings.steps_per_epoch,
@@ -99,6 +118,51 @@ def loss_and_accuracy(num_classes: int, soft_labels: bool = False):
         return keras.metrics.binary_accuracy(keras.ops.round(labels), outputs)
 
     return "binary_crossentropy", keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
+
+
+def other_model(
+    image_size: int,
+    num_classes: int,
+    settings: TrainSettings,
+    augmentation_layer,
+    soft_labels: bool = False,
+):
+    """A ``keras.applications`` architecture or a user's function's model, compiled as the
+    reference CNN (binary or sparse categorical cross-entropy by its output) unless the
+    function compiled it: then its optimizer and loss stay, and the log says so."""
+    from augablate.architectures import build_architecture
+
+    model = build_architecture(
+        settings.architecture,
+        image_size,
+        num_classes,
+        weights=settings.weights,
+        args=settings.model_args,
+        augmentation_layer=augmentation_layer,
+    )
+    if model.compiled:
+        optimizer = model.optimizer
+        log.info(
+            "model.architecture %s returned a compiled model: its optimizer %s (learning rate "
+            "%s) and loss %s are used; train.learning_rate and train.learning_rate_schedule do "
+            "not apply",
+            settings.architecture,
+            type(optimizer).__name__,
+            _rate(optimizer),
+            model.loss,
+        )
+        return compile_model(model, model.loss, settings, optimizer=optimizer)
+    binary = model.output_shape[-1] == 1
+    loss, accuracy = loss_and_accuracy(2 if binary else num_classes, soft_labels)
+    return compile_model(model, loss, settings, accuracy=accuracy)
+
+
+def _rate(optimizer) -> str:
+    rate = optimizer.learning_rate
+    try:
+        return f"{float(rate.numpy()):g}"
+    except (AttributeError, TypeError, ValueError):
+        return type(rate).__name__
 
 
 def learning_rate(settings: TrainSettings):

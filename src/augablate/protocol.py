@@ -31,6 +31,11 @@ class TrainSettings:
     learning_rate_schedule: str = "constant"  # or "cosine": decays to 0 over the run
     filters: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     dense_units: int = 512
+    #: "reference" (the CNN above), a keras.applications name or "module:function"
+    #: (augablate.architectures), with its weights and keyword arguments
+    architecture: str = "reference"
+    weights: str | None = None
+    model_args: dict = field(default_factory=dict)
     deterministic: bool = True
     augmentation_placement: str = "pipeline"  # or "model"
     clean_train_every: int = 2  # epochs between clean-train evaluations, back from the last
@@ -61,6 +66,8 @@ RUN_FILES = {
 #: outputs (a training job of the workflow keeps them outside its output folder, which
 #: Snakemake removes before it runs the job: :func:`augablate.jobs.checkpoint_folder`).
 CHECKPOINT = "checkpoint"
+#: The folder of a run's TensorBoard event file, beside its outputs (evaluation.tensorboard).
+TENSORBOARD = "tensorboard"
 
 
 @dataclass

@@ -689,6 +689,34 @@ def validation_cadence(epochs: int, every: int) -> str:
     )
 
 
+def model_line(model, classes: int, learning_rate: float) -> str:
+    """The report's line on the model: the reference CNN's layers, or the architecture."""
+    output = (
+        "sigmoid output, binary cross-entropy"
+        if classes == 2
+        else "softmax output, sparse categorical cross-entropy"
+    )
+    optimizer = f"RMSprop(learning_rate={learning_rate})"
+    architecture = model.get("architecture", "reference")
+    if architecture == "reference":
+        return (
+            f"- Model: Conv2D(3x3, ReLU) + MaxPool(2) blocks with {model['filters']} filters, "
+            f"Flatten, Dense({model['dense_units']}, ReLU), {output}; pixels / 255; {optimizer}."
+        )
+    if ":" in architecture:
+        return (
+            f"- Model: the function `{architecture}` with arguments {model.get('args') or {}}, "
+            f"given raw 0..255 pixels; {optimizer} unless it returned a compiled model (the "
+            "training logs say)."
+        )
+    return (
+        f"- Model: keras.applications {architecture} without its top (weights "
+        f"{model.get('weights') or 'random'}, arguments {model.get('args') or {}}), global "
+        f"pooling and a Dense {output}; its family's preprocess_input on 0..255 pixels; "
+        f"{optimizer}."
+    )
+
+
 def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
     counts = {split: meta["splits"][split]["count"] for split in meta["splits"]}
     data, model, train = config["data"], config["model"], config["train"]
@@ -707,14 +735,7 @@ def protocol_lines(config, meta, order, seeds, run_metrics) -> list[str]:
         f"({', '.join(meta['classes'])}); decoded once at {meta['image_size']}x{meta['image_size']} "
         f"RGB, resized with `{meta['resize']}`.",
         *data_lines(meta),
-        f"- Model: Conv2D(3x3, ReLU) + MaxPool(2) blocks with {model['filters']} filters, Flatten, "
-        f"Dense({model['dense_units']}, ReLU), "
-        + (
-            "sigmoid output, binary cross-entropy"
-            if len(meta["classes"]) == 2
-            else "softmax output, sparse categorical cross-entropy"
-        )
-        + f"; pixels / 255; RMSprop(learning_rate={train['learning_rate']}).",
+        model_line(model, len(meta["classes"]), train["learning_rate"]),
         f"- Training: batch {train['batch_size']}, {train['steps_per_epoch']} steps per epoch, "
         f"{train['epochs']} epochs; augmentation placed in the "
         f"{train.get('augmentation_placement', 'pipeline')}. "

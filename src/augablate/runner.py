@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from augablate.protocol import RunOutputs, TrainSettings
+from augablate.protocol import TENSORBOARD, RunOutputs, TrainSettings
 from augablate.train import RunData, run_training
 from augablate.variants import AugmentationSettings
 
@@ -63,10 +63,12 @@ def run_job(
     settings: TrainSettings,
     threads: int = 1,
     checkpoint_every: float = 0.0,
+    tensorboard: bool = False,
 ) -> list[dict]:
     """Train ``runs`` (``augmentation`` holds each variant's ranges) one after the other in
     this process, each saving its checkpoint every ``checkpoint_every`` seconds and after its
-    last epoch; remove their checkpoints once all are written. Each run's metrics."""
+    last epoch; remove their checkpoints once all are written. Each run's metrics. With
+    ``tensorboard`` each run writes its event file in ``tensorboard/`` beside its outputs."""
     compiled = CompiledModels()
     results = [
         run_training(
@@ -83,6 +85,7 @@ def run_job(
             checkpoint=outputs.checkpoint,
             compiled=compiled,
             checkpoint_every=checkpoint_every,
+            tensorboard=outputs.history.parent / TENSORBOARD if tensorboard else None,
         )
         for outputs in runs
     ]

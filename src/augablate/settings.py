@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from augablate.architectures import REFERENCE, check_architecture
 from augablate.design import apply_design
 from augablate.model import check_image_size
 from augablate.protocol import (  # ConfigError: raised here too
@@ -33,8 +34,8 @@ def check_config(config: Mapping) -> None:
             "config key 'data.path' is required when data.source is 'folder' (the folder that "
             "holds train/<class>/ and validation/<class>/)"
         )
+    check_model(model, data["image_size"])
     try:
-        check_image_size(data["image_size"], model["filters"])
         settings = augmentation_settings(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
@@ -85,6 +86,51 @@ def check_layer_transforms(config: Mapping, settings: AugmentationSettings) -> N
             raise ConfigError(f"{error} (in variant {variant!r})") from None
 
 
+def check_model(model: Mapping, image_size: int) -> None:
+    """The model section against the image size: the reference CNN's conv stack, or the
+    architecture :mod:`augablate.architectures` checks (the keys of the other kind refused)."""
+    if model["architecture"] != REFERENCE:
+        check_architecture(model, image_size, model_defaults())
+        return
+    for key in ("weights", "args"):
+        if model[key]:
+            raise ConfigError(
+                f"config key 'model.{key}' ({model[key]!r}) applies to keras.applications and "
+                "module:function architectures only, not to the reference CNN (model.architecture "
+                f"{REFERENCE!r}): remove it"
+            )
+    try:
+        check_image_size(image_size, model["filters"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def model_defaults() -> dict:
+    """The schema's default of every ``model`` key."""
+    properties = config_schema()["properties"]["model"]["properties"]
+    return {key: spec["default"] for key, spec in properties.items()}
+
+
+def model_params(model: Mapping) -> dict:
+    """The model keys that decide a run: the reference CNN's filters and dense units, or the
+    architecture with its weights and arguments (the keys of the other kind do not apply). A
+    default-study config gives what it gave before the architecture keys: nothing reruns."""
+    if model["architecture"] == REFERENCE:
+        return {"filters": model["filters"], "dense_units": model["dense_units"]}
+    return {key: model[key] for key in ("architecture", "weights", "args")}
+
+
+def evaluation_params(evaluation: Mapping) -> dict:
+    """The evaluation keys, ``tensorboard`` only when on (a run then writes its event file:
+    switching it on reruns the trainings; off, the params are those before the key)."""
+    return {key: value for key, value in evaluation.items() if key != "tensorboard" or value}
+
+
+def tensorboard_on(params: Mapping[str, Mapping]) -> bool:
+    """Whether the runs of a job (variant -> :func:`run_params`) write TensorBoard event files."""
+    return any(run["evaluation"].get("tensorboard", False) for run in params.values())
+
+
 def run_params(config: Mapping, variant: str) -> dict:
     """Exactly what decides the result of one run besides its seed: the train rule's params.
 
@@ -98,12 +144,12 @@ def run_params(config: Mapping, variant: str) -> dict:
     train = {key: value for key, value in config["train"].items() if key != "seeds"}
     if train.get("learning_rate_schedule") == "constant":
         del train["learning_rate_schedule"]  # the default, as before the key: nothing reruns
-    evaluation = dict(config["evaluation"])
+    evaluation = evaluation_params(config["evaluation"])
     if evaluation.get("validate_every") == 1:
         del evaluation["validate_every"]  # likewise
     return {
         "train": train,
-        "model": dict(config["model"]),
+        "model": model_params(config["model"]),
         "evaluation": evaluation,
         "augmentation": active.active_ranges(),
     }
@@ -125,14 +171,18 @@ def job_settings(params: Mapping[str, Mapping]) -> tuple[dict, TrainSettings]:
 def train_settings(config: Mapping) -> TrainSettings:
     """The settings of a run from a config or from :func:`run_params` (the same keys)."""
     train, model, evaluation = config["train"], config["model"], config["evaluation"]
+    reference = TrainSettings()  # a non-reference model's params lack the CNN's keys
     return TrainSettings(
         batch_size=train["batch_size"],
         steps_per_epoch=train["steps_per_epoch"],
         epochs=train["epochs"],
         learning_rate=train["learning_rate"],
         learning_rate_schedule=train.get("learning_rate_schedule", "constant"),
-        filters=list(model["filters"]),
-        dense_units=model["dense_units"],
+        filters=list(model.get("filters", reference.filters)),
+        dense_units=model.get("dense_units", reference.dense_units),
+        architecture=model.get("architecture", REFERENCE),
+        weights=model.get("weights"),
+        model_args=dict(model.get("args") or {}),
         deterministic=train["deterministic"],
         augmentation_placement=train["augmentation_placement"],
         clean_train_every=evaluation["clean_train_every"],

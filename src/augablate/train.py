@@ -234,8 +234,15 @@ def run_fingerprint(settings, active, data: RunData, variant: str, seed: int) ->
     """(config hash, checkpoint fingerprint): a checkpoint is only valid for the same run on
     the same cached images."""
     train = asdict(settings)
-    if train["validate_every"] == 1:
-        del train["validate_every"]  # the default, as before the key: old checkpoints still fit
+    # keys at the value they had before they existed: a checkpoint of earlier code still fits
+    for key, before in (
+        ("validate_every", 1),
+        ("architecture", "reference"),
+        ("weights", None),
+        ("model_args", {}),
+    ):
+        if train[key] == before:
+            del train[key]
     run_hash = config_hash(
         {
             "train": train,
@@ -349,8 +356,9 @@ def run_training(
     checkpoint: Path | None = None,
     compiled=None,
     checkpoint_every: float = 0.0,
+    tensorboard: Path | None = None,
 ) -> dict:
-    """Train the reference CNN for one (variant, seed); write its history, per-image
+    """Train the model for one (variant, seed); write its history, per-image
     predictions and metrics. Resumes from the checkpoint a killed earlier attempt left in
     ``checkpoint`` (by default ``checkpoint/`` beside the history); the checkpoint is removed
     once the outputs are written, unless ``keep_checkpoint`` (then the caller removes it:
@@ -358,7 +366,8 @@ def run_training(
     :class:`augablate.runner.CompiledModels` shared by the runs of one process) lends the run
     a model this process has compiled before; without it the run compiles its own. A checkpoint
     is saved after an epoch once ``checkpoint_every`` seconds have passed since the last one
-    (0: every epoch) and after the last epoch."""
+    (0: every epoch) and after the last epoch. ``tensorboard`` (a folder) makes the run write
+    its event file there as it trains (:mod:`augablate.tensorboard_log`)."""
     started = time.time()
     timeline = {
         "process_start": process_start_time() or started,
@@ -385,7 +394,10 @@ def run_training(
     run_hash, run.fingerprint = run_fingerprint(settings, active, data, variant, seed)
     model, initial_epoch = resume(run)
     log_start(variant, seed, transforms, data, settings, threads)
-    fit(model, run, initial_epoch)
+    events = open_event_log(run, tensorboard) if tensorboard else None
+    fit(model, run, initial_epoch, callbacks=[events.callback(run.evidence.rows)] if events else [])
+    if events:
+        events.close()
     history = run.evidence.history()
     if history["epoch"].tolist() != list(range(1, settings.epochs + 1)):
         raise RuntimeError(
@@ -452,8 +464,22 @@ def resume(run: Run):
     return model, initial_epoch
 
 
-def fit(model, run: Run, initial_epoch: int) -> None:
-    """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each."""
+def open_event_log(run: Run, folder: Path):
+    """The run's TensorBoard event file, holding the epochs it has so far (from its checkpoint
+    when it resumes): :class:`augablate.tensorboard_log.EventLog`."""
+    from augablate.tensorboard_log import EventLog, run_hparams, trial_id
+
+    hparams = run_hparams(
+        run.variant, run.seed, run.active.as_dict(), asdict(run.settings), run.data.image_size
+    )
+    events = EventLog(folder, hparams, trial_id(run.variant, run.seed))
+    events.write(run.evidence.rows)
+    return events
+
+
+def fit(model, run: Run, initial_epoch: int, callbacks=()) -> None:
+    """Train from ``initial_epoch`` to the last epoch; evaluate, log and checkpoint each (then
+    ``callbacks``, which find the epoch in ``run.evidence``)."""
     settings = run.settings
     if initial_epoch >= settings.epochs:
         return
@@ -497,7 +523,7 @@ def fit(model, run: Run, initial_epoch: int) -> None:
         steps_per_epoch=settings.steps_per_epoch,
         epochs=settings.epochs,
         initial_epoch=initial_epoch,
-        callbacks=[Progress()],
+        callbacks=[Progress(), *callbacks],
         verbose=0,
     )
 

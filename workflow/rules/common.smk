@@ -110,6 +110,10 @@ STUDY_FIGURES = [
     if figure.applies(VARIANTS, factorial=config["design"]["type"] == "factorial")
 ]
 GRID = f"results/figures/{AUGMENTATION_GRID.name}.png"
+#: The runs' TensorBoard event files, gathered (rule tensorboard), when evaluation.tensorboard.
+TENSORBOARD = "results/tensorboard"
+#: What rule all asks for besides the report.
+EXTRA_TARGETS = [TENSORBOARD] if config["evaluation"]["tensorboard"] else []
 
 
 #: The training jobs by name (augablate.jobs): groups of resources.variants_per_job variants

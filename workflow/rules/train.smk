@@ -36,3 +36,29 @@ rule train:
         runs=job_params,
     script:
         "../scripts/train.py"
+
+
+# evaluation.tensorboard: every run has written its event file in tensorboard/ beside its
+# outputs as it trained; gathered here as results/tensorboard/<variant>/seed-<seed>/, the same
+# names whatever the grouping into jobs (tensorboard --logdir results/tensorboard).
+rule tensorboard:
+    input:
+        training=training_outputs,
+    output:
+        events=directory(TENSORBOARD),
+    log:
+        "logs/tensorboard/tensorboard.log",
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=5,
+    params:
+        # every run as [variant, seed, its folder in its training job's folder]
+        runs=[
+            [run.variant, run.seed, folder]
+            for run, folder in zip(RUNS, run_folders(RUNS))
+        ],
+    script:
+        "../scripts/tensorboard.py"

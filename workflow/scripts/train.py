@@ -11,7 +11,7 @@ prepare_training_process()  # before TensorFlow loads: 1.5 s less start-up
 from augablate.jobs import job_folder  # noqa: E402
 from augablate.logs import log_to_file  # noqa: E402
 from augablate.runner import run_job  # noqa: E402 (imports TensorFlow)
-from augablate.settings import job_settings  # noqa: E402
+from augablate.settings import job_settings, tensorboard_on  # noqa: E402
 from augablate.topup import read_rounds, study_jobs  # noqa: E402
 
 log_to_file(snakemake.log[0])
@@ -29,4 +29,5 @@ run_job(
     settings=settings,
     threads=snakemake.threads,
     checkpoint_every=snakemake.config["resources"]["checkpoint_every_seconds"],
+    tensorboard=tensorboard_on(params),
 )
