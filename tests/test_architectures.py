@@ -181,6 +181,7 @@ def test_the_image_size_check_names_the_architecture(base_config):
         load_config(base_config, {"data": {"image_size": 24}, "model": MOBILENET_CONFIG})
 
 
+LAYER_TRANSFORMS = ("randaugment", "random_erasing", "mixup", "cutmix")  # config/your_model.yaml
 MOBILENET_CONFIG = {"architecture": "MobileNetV3Small", "args": {"minimalistic": True}}
 
 
@@ -207,16 +208,15 @@ def test_a_run_s_params_hold_the_keys_of_its_model_only(base_config):
 
 @pytest.fixture(scope="module")
 def mobilenet_study(tmp_path_factory):
-    """The smoke study with MobileNetV3Small at 32x32 (random initial weights) instead of the
-    reference CNN, 2 variants x 2 seeds of 2 epochs in one job, TensorBoard on, run as a user
-    would (compiling MobileNet took 4 minutes on the loaded 2-core development machine)."""
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    config["data"]["image_size"] = 32
-    config["model"] = MOBILENET_CONFIG
-    config["train"].update(epochs=2, steps_per_epoch=2)
-    config["variants"] = ["none", "rotation"]
-    config["evaluation"]["tensorboard"] = True
-    config["resources"]["variants_per_job"] = 2  # one job: MobileNet compiled once
+    """The shipped example config/your_model.yaml at smoke scale: MobileNetV3Small at 32x32
+    (random initial weights) with RandAugment, RandomErasing, MixUp and CutMix layers beside
+    rotation, 2 seeds of 2 epochs of 2 steps, all in one job (MobileNet compiled once for hard
+    and once for soft labels), TensorBoard on, run as a user would."""
+    config = yaml.safe_load((REPO / "config" / "your_model.yaml").read_text())
+    config["train"].update(epochs=2, steps_per_epoch=2, seeds=[1, 2])
+    config["variants"] = ["none", "rotation", "randaugment", "random_erasing", "mixup", "cutmix"]
+    config["analysis"]["last_k"] = 1
+    config["resources"].update(variants_per_job=6, seeds_per_job=2)
     workdir = tmp_path_factory.mktemp("mobilenet")
     path = workdir / "mobilenet.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -232,18 +232,30 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
 
     workdir, config, path = mobilenet_study
     runs = sorted((workdir / "results" / "train").glob("*/*/seed-*"))
-    assert len(runs) == 4
+    assert len(runs) == 12
     histories = {}
     for run in runs:
         assert sorted(p.name for p in run.iterdir()) == sorted([*RUN_FILES.values(), TENSORBOARD])
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["train"]["architecture"] == "MobileNetV3Small"
         assert metrics["train"]["model_args"] == {"minimalistic": True}
+        layers = metrics["augmentation"].get("layers", {})
+        variant = run.parent.name
+        assert list(layers) == ([variant] if variant in LAYER_TRANSFORMS else [])
         history = pd.read_csv(run / "history.csv")
         assert history["epoch"].tolist() == [1, 2] and history["val_accuracy"].between(0, 1).all()
+        # scored on hard labels, MixUp and CutMix too: each image right or wrong
+        predictions = pd.read_csv(run / "predictions.csv.gz")
+        assert set(predictions["correct"]) <= {0, 1}
+        by_epoch = predictions.groupby("epoch")["correct"].mean().to_numpy()
+        np.testing.assert_allclose(by_epoch, history["val_accuracy"].to_numpy())
         histories[f"{run.parent.name}/{run.name}"] = history
     report = (workdir / "results" / "report.md").read_text()
     assert "keras.applications MobileNetV3Small without its top" in report
+    contrasts = pd.read_csv(workdir / "results" / "tables" / "contrasts.csv")
+    assert set(LAYER_TRANSFORMS) <= set(contrasts["variant"])
+    for figure in ("contrasts", "learning_curves_accuracy", "augmentation_grid"):
+        assert (workdir / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
     # every run in TensorBoard: its hyper-parameters and each epoch's scalars of its history
     scalars, hparams = read_tensorboard(workdir / "results" / "tensorboard")
     assert sorted(scalars["dir_name"].unique()) == sorted(histories)
@@ -261,6 +273,7 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
             "MobileNetV3Small",
         )
         assert values["rotation"] == (40.0 if variant == "rotation" else 0.0)
+        assert values["zoom"] == 0.0
     # done: nothing reruns; TensorBoard switched off changes the trainings' params: they rerun
     again = run_snakemake(workdir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
