@@ -23,19 +23,7 @@ Holm; -3 points and "hurts" where the baseline is within 6 points of 100%, as li
 97.7%, which cannot gain 3) and zoom alone +1 point, exactly the equivalence margin (how often wrongly called "no
 effect larger than ±1 point"), beside the power the design states.
 
-The factorial design (``config/factorial.yaml``: a 2^(6-2) fraction of resolution IV, 16 points
-x 2 seeds, analysed by :func:`augablate.factorial.effects_table`) is calibrated the same way on
-scenarios built on the "like digits" one: its transforms' changes of single images independent
-per design point (as the one-at-a-time scenarios have them), the same variance carried by each
-transform across the points it is on in (what the default study's contrasts show: ``all``
-against ``none`` changes 7 times the image variance of one transform alone), and with it the
-run variance growing with the transforms switched on (``all`` 4 times ``none``'s). Null
-studies: each main effect's false-positive rate, the family-wise rate of false verdicts (Holm
-over the 6 main effects), the interactions' rate (descriptive), and how often "no effect larger
-than the margin" is said at the narrowest margin the design reaches with 80% power. Planted
-studies: rotation's main effect at the MDE the design states (80% power at Holm's strictest
-level, from the scenario's own components) and zoom's at the margin. Every rate has its 95%
-Clopper-Pearson interval of Monte Carlo error.
+The factorial design is calibrated by ``benchmarks/factorial_calibration.py``.
 
     .venv/bin/python benchmarks/calibration.py --reuse benchmarks/calibration.json \
         --study digits=docs/default-study/tables --json benchmarks/calibration.json
@@ -54,17 +42,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augablate.design import build_design
 from augablate.inference import OWN, POOLED, design
 from augablate.simulate import (
     DEFAULT_TRANSFORMS,
     Scenario,
     expected_components,
-    expected_effect_components,
     family_variants,
     fit_scenario,
-    rate_interval,
-    simulate_factorial,
     simulate_family,
 )
 
@@ -116,117 +100,6 @@ def breaking(base: Scenario) -> dict[str, tuple[Scenario, int | None]]:
         ),
         "few images (100)": (base, 100),
     }
-
-
-#: The factorial study of config/factorial.yaml: 2^(6-2), resolution IV, 2 seeds.
-FACTORIAL_DESIGN = build_design(TRANSFORMS, resolution=4)
-FACTORIAL_SEEDS = 2
-
-
-def factorial_scenarios(base: Scenario) -> dict[str, Scenario]:
-    """The factorial scenarios, built on ``base`` (the "like digits" fit): image effects per
-    design point (``base``'s), per transform (the same variance of one transform's contrast,
-    all of it the transform's own), and per transform with the run variance growing with the
-    transforms switched on."""
-    replace = dataclasses.replace
-    per_transform = replace(
-        base, variant_image_sd=0.0, transform_image_sd=base.variant_image_sd * 2**0.5
-    )
-    return {
-        "image effects per design point": base,
-        "image effects per transform": per_transform,
-        "image effects per transform, all's runs 4x none's variance": replace(
-            per_transform, run_factor_all=4.0
-        ),
-    }
-
-
-def with_interval(count: int, trials: int) -> dict:
-    low, high = rate_interval(count, trials)
-    return {"rate": count / trials, "count": int(count), "trials": int(trials), "ci95": [low, high]}
-
-
-def simulate_factorials(scenario, images, studies, rng, planted=None, margin=MARGIN):
-    tables = []
-    for study in range(studies):
-        table = simulate_factorial(
-            scenario, FACTORIAL_DESIGN, FACTORIAL_SEEDS, images, rng, planted, ALPHA, margin
-        )
-        tables.append(table.assign(study=study))
-    return pd.concat(tables, ignore_index=True)
-
-
-def factorial_calibration(scenario: Scenario, images: int, studies: int, planted: int, rng):
-    """Null and planted factorial studies of ``scenario`` (see the module's docstring)."""
-    main_count = len(FACTORIAL_DESIGN.factors)
-    level = ALPHA / main_count  # Holm's strictest step over the main effects
-    components = expected_effect_components(
-        scenario, FACTORIAL_DESIGN, FACTORIAL_SEEDS, images, rng
-    )
-    stated = design(*components, FACTORIAL_SEEDS, images, FACTORIAL_DESIGN.runs - 1.0)
-    mde = stated.minimum_detectable_effect(level)
-    margin = stated.smallest_equivalence_margin(level)
-    null = simulate_factorials(scenario, images, studies, rng, margin=margin)
-    main = null[null["kind"] == "main effect"].copy()
-    main["rejected"] = main["p_value"] < ALPHA
-    per_effect = main.groupby("effect", sort=False)["rejected"].sum()
-    claims = main["verdict"].isin(["helps", "hurts"]).groupby(main["study"]).any()
-    pairs = null[null["kind"] == "interaction"]
-    result = {
-        "design": FACTORIAL_DESIGN.how,
-        "design_points": FACTORIAL_DESIGN.runs,
-        "seeds": FACTORIAL_SEEDS,
-        "trainings": FACTORIAL_DESIGN.runs * FACTORIAL_SEEDS,
-        "images": images,
-        "level_holm_strictest": level,
-        "variance_components_main_effect": dict(
-            zip(("seed", "image", "residual"), components, strict=True)
-        ),
-        "run_df": stated.uncertain_df,
-        "mde_points_stated": mde * 100,
-        "smallest_margin_points_stated": margin * 100,
-        "null": {
-            "studies": studies,
-            "false_positive_rate_per_test": with_interval(main["rejected"].sum(), len(main)),
-            "false_positive_rate_per_effect": {
-                effect: with_interval(count, studies) for effect, count in per_effect.items()
-            },
-            "false_positive_rate_per_effect_max": with_interval(per_effect.max(), studies),
-            "familywise_false_verdict_rate": with_interval(claims.sum(), studies),
-            "interactions_false_positive_rate_per_test": with_interval(
-                (pairs["p_value"] < ALPHA).sum(), len(pairs)
-            ),
-            "margin_points": margin * 100,
-            "equivalence_power_stated_at_holm_strictest_level": stated.equivalence_power(
-                margin, level
-            ),
-            "negligible_rate_per_effect": with_interval(
-                (main["verdict"] == "negligible").sum(), len(main)
-            ),
-            "negligible_rate_at_holm_strictest_level": with_interval(
-                (main["p_equivalence"] < level).sum(), len(main)
-            ),
-        },
-    }
-    found = simulate_factorials(
-        scenario, images, planted, rng, {"rotation": mde, "zoom": margin}, margin
-    )
-    target = found[found["effect"] == "rotation"]
-    boundary = found[found["effect"] == "zoom"]
-    result["planted"] = {
-        "studies": planted,
-        "rotation_points": mde * 100,
-        "zoom_points": margin * 100,
-        "power_stated_at_holm_strictest_level": stated.power(mde, level),
-        "power_at_holm_strictest_level_measured": with_interval(
-            (target["p_value"] < level).sum(), planted
-        ),
-        "power_holm_family_measured": with_interval((target["verdict"] == "helps").sum(), planted),
-        "negligible_rate_at_the_margin": with_interval(
-            (boundary["verdict"] == "negligible").sum(), planted
-        ),
-    }
-    return result
 
 
 def measured_components(tables: Path) -> dict:
@@ -338,15 +211,8 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=1000, help="simulated null studies")
     parser.add_argument("--planted", type=int, default=400, help="simulated planted studies")
     parser.add_argument(
-        "--factorial-studies", type=int, default=600, help="simulated null factorial studies"
-    )
-    parser.add_argument(
-        "--factorial-planted", type=int, default=300, help="simulated planted factorial studies"
-    )
-    parser.add_argument(
-        "--only-factorial",
-        action="store_true",
-        help="keep the --reuse JSON's one-at-a-time scenarios as they are; redo the factorial ones",
+        "--redo",
+        help="recompute only the scenarios whose names start with this; keep the others of --reuse",
     )
     parser.add_argument("--last-k", type=int, default=5, help="the studies' analysis.last_k")
     parser.add_argument("--json", type=Path, required=True)
@@ -381,9 +247,10 @@ def main() -> None:
             images or base_images,
         )
     results = {}
-    if args.only_factorial:
-        results, scenarios = dict(earlier["scenarios"]), {}
     for name, (scenario, images) in scenarios.items():
+        if args.redo and not name.startswith(args.redo):
+            results[name] = earlier["scenarios"][name]
+            continue
         began = time.time()
         results[name] = {
             "scenario": scenario.as_dict(),
@@ -393,26 +260,13 @@ def main() -> None:
             "seconds": time.time() - began,
         }
         print(name, json.dumps(results[name]["null"]["auto"]), flush=True)
-    factorial = {}
-    for name, scenario in factorial_scenarios(base).items():
-        began = time.time()
-        factorial[name] = {
-            "scenario": scenario.as_dict(),
-            **factorial_calibration(
-                scenario, base_images, args.factorial_studies, args.factorial_planted, rng
-            ),
-            "seconds": time.time() - began,
-        }
-        print(name, json.dumps(factorial[name]["null"]["familywise_false_verdict_rate"]))
     report = {
         "command": (
             "benchmarks/calibration.py"
             + (f" --reuse {args.reuse}" if args.reuse else "")
             + "".join(f" --study {s}" for s in args.study)
             + f" --studies {args.studies} --planted {args.planted}"
-            + f" --factorial-studies {args.factorial_studies}"
-            + f" --factorial-planted {args.factorial_planted}"
-            + (" --only-factorial" if args.only_factorial else "")
+            + (f" --redo {args.redo!r}" if args.redo else "")
             + f" --json {args.json}"
         ),
         "alpha": ALPHA,
@@ -421,13 +275,6 @@ def main() -> None:
         "methods": list(METHODS),
         "measured": measured,
         "scenarios": results,
-        "factorial": {
-            "base": "like digits",
-            "design": FACTORIAL_DESIGN.how,
-            "seeds": FACTORIAL_SEEDS,
-            "margin": "the narrowest the design reaches with 80% power (per scenario)",
-            "scenarios": factorial,
-        },
         "seconds": time.time() - started,
         "machine": platform.platform(),
         "cpus": os.cpu_count(),

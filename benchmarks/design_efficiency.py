@@ -143,16 +143,16 @@ def rate(count: int, trials: int) -> dict:
 
 def simulated(calibration: dict, studies: int, rng) -> dict:
     """Power measured at each design's stated MDE, the designs at their shipped sizes (14 x 3,
-    16 x 2), on the factorial scenarios of ``calibration`` (benchmarks/calibration.json: the
+    16 x 2), on the scenarios of ``calibration`` (benchmarks/factorial_calibration.json: the
     "like digits" fit with image effects per design point and per transform): the MDE each
     design states from the scenario's own components, and how often the product's analysis
     finds an effect of that size."""
     from augablate.simulate import Scenario
 
     result = {}
-    images = calibration["scenarios"]["like digits"]["images"]
+    images = calibration["measured"]["images"]
     for name in (f"image effects {share}" for share in SHARES):
-        scenario = Scenario(**calibration["factorial"]["scenarios"][name]["scenario"])
+        scenario = Scenario(**calibration["scenarios"][name]["scenario"])
         # one at a time, 14 x 3: rotation alone against none, the run part pooled (13 df/seed)
         components = expected_components(scenario, images, rng, 40, 3, ("rotation", "none"))
         stated = design(*components, 3, images, VARIANTS - 1.0)
@@ -299,14 +299,96 @@ def real(run: Path, contrasts: pd.DataFrame) -> dict:
     }
 
 
+def _rate(found: dict) -> str:
+    low, high = found["ci95"]
+    return f"{100 * found['rate']:.0f}% ({100 * low:.0f}-{100 * high:.0f}%)"
+
+
+def markdown(results: dict) -> str:
+    """The tables of benchmarks/README.md's design-efficiency section, from the JSON (a test
+    checks the page holds them)."""
+    lines = [
+        "| MDE of one transform's effect (points; 80% power, Holm's strictest level; seeds and "
+        "images) | trainings | one at a time | factorial, image effects per design point | "
+        "factorial, image effects per transform |",
+        "|---|---|---|---|---|",
+    ]
+    for size in results["analytic"]["sizes"]:
+        one, factorial = size["one_at_a_time"], size["factorial"]
+        point = factorial["image effects per design point"]
+        transform = factorial["image effects per transform"]
+        lines.append(
+            f"| analytic, default study's components | {one['trainings']} "
+            f"({one['seeds']} seeds) against {point['trainings']} ({point['seeds']} seeds) | "
+            f"{one['mde_points']:.2f} | {point['mde_points']:.2f} | "
+            f"{transform['mde_points']:.2f} |"
+        )
+    for size in results["analytic"]["sizes"]:
+        one, factorial = size["one_at_a_time"], size["factorial"]
+        lines.append(
+            f"| SE x sqrt(trainings), analytic | {one['trainings']} against "
+            f"{factorial['image effects per design point']['trainings']} | "
+            f"{one['standard_error_points_times_sqrt_trainings']:.2f} | "
+            + " | ".join(
+                f"{factorial[f'image effects {k}']['standard_error_points_times_sqrt_trainings']:.2f}"
+                for k in SHARES
+            )
+            + " |"
+        )
+    simulated = results["simulated"]
+    studies = simulated["image effects per transform"]["studies"]
+    lines += [
+        "",
+        f"| simulated, like digits ({studies} studies per design and scenario) | one at a "
+        "time: rotation alone, 42 trainings | factorial: rotation's main effect, 32 trainings |",
+        "|---|---|---|",
+    ]
+    for name in (f"image effects {k}" for k in SHARES):
+        one = simulated[name]["one_at_a_time_alone"]
+        main = simulated[name]["factorial_main_effect"]
+        lines += [
+            f"| {name}: MDE stated (points) | {one['mde_points_stated']:.2f} | "
+            f"{main['mde_points_stated']:.2f} |",
+            f"| {name}: power measured at it, Holm's strictest level (95% Monte Carlo "
+            f"interval) | {_rate(one[POOLED]['power_at_holm_strictest_level'])} pooled, "
+            f"{_rate(one['auto']['power_at_holm_strictest_level'])} as the workflow analyses "
+            f"it | {_rate(main['power_at_holm_strictest_level'])} |",
+        ]
+    if "real" in results:
+        real = results["real"]
+        one, fact = real["one_at_a_time"], real["factorial"]
+        lines += [
+            "",
+            "| real digits runs (points; seeds and images) | one at a time, the committed "
+            "default study | factorial, docs/factorial-digits |",
+            "|---|---|---|",
+            f"| trainings | {one['trainings']} | {fact['trainings']} |",
+            "| standard error, median | "
+            + " / ".join(f"{v:.2f} ({k})" for k, v in one["median_standard_error_points"].items())
+            + f" | {fact['median_standard_error_points']:.2f} (main effects) |",
+            "| 95% CI half-width, median | "
+            + " / ".join(f"{v:.2f} ({k})" for k, v in one["median_ci_half_width_points"].items())
+            + f" | {fact['median_ci_half_width_points']:.2f} |",
+            f"| standard error scaled to {one['trainings']} trainings (x sqrt("
+            f"{fact['trainings']}/{one['trainings']})) | - | "
+            f"{fact['median_standard_error_points_scaled_to_default_trainings']:.2f} |",
+            f"| MDE as the report gives it | {one['mde_points_reported']:.2f} | "
+            f"{fact['median_mde_points_reported']:.2f} (median of 6) |",
+            f"| MDE at 112 trainings, from the study's own components | "
+            f"{one['mde_points_at_8_seeds_112_trainings']:.2f} (8 seeds) | "
+            f"{fact['median_mde_points_at_7_seeds_112_trainings']:.2f} (7 seeds) |",
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factorial-run", type=Path, help="the digits factorial study's folder")
     parser.add_argument(
         "--calibration",
         type=Path,
-        default=REPO / "benchmarks" / "calibration.json",
-        help="the calibration JSON whose factorial scenarios are simulated",
+        default=REPO / "benchmarks" / "factorial_calibration.json",
+        help="the factorial calibration JSON whose scenarios are simulated",
     )
     parser.add_argument("--studies", type=int, default=300, help="simulated studies per design")
     parser.add_argument("--json", type=Path, required=True)

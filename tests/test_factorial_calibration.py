@@ -35,8 +35,8 @@ from augablate.simulate import (
 )
 
 FACTORIAL = build_design(DEFAULT_TRANSFORMS, resolution=4)
-CALIBRATION = json.loads((REPO / "benchmarks" / "calibration.json").read_text())
-LIKE_DIGITS = Scenario(**CALIBRATION["scenarios"]["like digits"]["scenario"])
+CALIBRATION = json.loads((REPO / "benchmarks" / "factorial_calibration.json").read_text())
+LIKE_DIGITS = Scenario(**CALIBRATION["scenarios"]["image effects per design point"]["scenario"])
 PER_TRANSFORM = dataclasses.replace(
     LIKE_DIGITS, variant_image_sd=0.0, transform_image_sd=LIKE_DIGITS.variant_image_sd * 2**0.5
 )
@@ -173,7 +173,7 @@ def test_the_benchmark_s_factorial_numbers_are_within_nominal():
     nominal 5% plus Monte Carlo error, the family-wise rate too, the power at the stated MDE
     within its Monte Carlo interval of 80% (or above it), and "no effect larger than the
     margin" said of a true effect at the margin at most 5% plus Monte Carlo error."""
-    scenarios = CALIBRATION["factorial"]["scenarios"]
+    scenarios = CALIBRATION["scenarios"]
     assert len(scenarios) >= 3
     for name, found in scenarios.items():
         null, planted = found["null"], found["planted"]

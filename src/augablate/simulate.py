@@ -449,8 +449,8 @@ def calibration_markdown(results: Mapping) -> str:
 
 
 def factorial_calibration_markdown(results: Mapping) -> str:
-    """The factorial calibration table of docs/statistics.md from the ``factorial`` part of
-    ``benchmarks/calibration.json``: per scenario, the main effects' false-positive rate per
+    """The factorial calibration table of docs/statistics.md from
+    ``benchmarks/factorial_calibration.json``: per scenario, the main effects' false-positive rate per
     test and of the worst effect, the family-wise rate of false verdicts (Holm over the main
     effects), the share of "no effect larger than the margin" verdicts at a true effect of 0
     (stated / measured), and the power at the stated MDE (stated / measured at Holm's strictest
@@ -469,7 +469,7 @@ def factorial_calibration_markdown(results: Mapping) -> str:
         "power at the MDE: stated / at Holm's strictest level / after Holm (%)",
     ]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, found in results["factorial"]["scenarios"].items():
+    for name, found in results["scenarios"].items():
         null, planted = found["null"], found["planted"]
         cells = [
             f"{name} (MDE {found['mde_points_stated']:.2f} points, margin "
