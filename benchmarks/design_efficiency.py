@@ -55,6 +55,7 @@ from augablate.simulate import (
     expected_components,
     expected_effect_components,
     family_variants,
+    fit_scenario,
     main_effect_design,
     rate_interval,
     simulate_factorial,
@@ -141,19 +142,29 @@ def rate(count: int, trials: int) -> dict:
     return {"rate": count / trials, "count": int(count), "trials": trials, "ci95": [low, high]}
 
 
-def simulated(calibration: dict, studies: int, rng) -> dict:
+def simulated(studies: int, rng) -> dict:
     """Power measured at each design's stated MDE, the designs at their shipped sizes (14 x 3,
-    16 x 2), on the scenarios of ``calibration`` (benchmarks/factorial_calibration.json: the
-    "like digits" fit with image effects per design point and per transform): the MDE each
+    16 x 2), on the scenarios of benchmarks/factorial_calibration.py (the "like digits" fit of
+    the default study with image effects per design point and per transform): the MDE each
     design states from the scenario's own components, and how often the product's analysis
     finds an effect of that size. The effect is planted as a loss (rotation hurts): the
     baseline at 97.7% has no room for a gain of 3 points."""
-    from augablate.simulate import Scenario
+    from calibration import measured_components
+    from factorial_calibration import factorial_scenarios
 
+    measured = measured_components(DEFAULT_TABLES)
+    base = fit_scenario(
+        measured["accuracy"],
+        (measured["seed_variance"], measured["image_variance"], measured["residual_variance"]),
+        measured["seeds"],
+        measured["images"],
+        5,
+    )
+    scenarios = factorial_scenarios(base)
     result = {}
-    images = calibration["measured"]["images"]
+    images = measured["images"]
     for name in (f"image effects {share}" for share in SHARES):
-        scenario = Scenario(**calibration["scenarios"][name]["scenario"])
+        scenario = scenarios[name]
         # one at a time, 14 x 3: rotation alone against none, the run part pooled (13 df/seed)
         components = expected_components(scenario, images, rng, 40, 3, ("rotation", "none"))
         stated = design(*components, 3, images, VARIANTS - 1.0)
@@ -197,6 +208,7 @@ def simulated(calibration: dict, studies: int, rng) -> dict:
             for _ in range(studies)
         )
         result[name] = {
+            "scenario": scenario.as_dict(),
             "studies": studies,
             "one_at_a_time_alone": one,
             "factorial_main_effect": {
@@ -382,14 +394,49 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def headline(results: dict) -> str:
+    """The section's headline sentence, from the JSON (a test checks the page holds it)."""
+    equal, shipped = results["analytic"]["sizes"]
+    point = equal["factorial"]["image effects per design point"]
+    transform = equal["factorial"]["image effects per transform"]
+    one = equal["one_at_a_time"]
+    text = (
+        f"At {one['trainings']} trainings ({VARIANTS} variants x {one['seeds']} seeds against "
+        f"{FACTORIAL.runs} design points x {point['seeds']} seeds), a transform's main effect "
+        f"in the factorial design is detectable from {point['mde_points']:.2f} to "
+        f"{transform['mde_points']:.2f} points, against {one['mde_points']:.2f} for a "
+        "one-at-a-time contrast (80% power at Holm's strictest level of each design's primary "
+        "family, from the default study's variance components; the range spans the image "
+        "effects being independent per design point or each transform's own); with fewer "
+        f"trainings than the default study ({shipped['factorial']['image effects per transform']['trainings']} "
+        f"against {shipped['one_at_a_time']['trainings']}) it is "
+        f"{shipped['factorial']['image effects per design point']['mde_points']:.2f} to "
+        f"{shipped['factorial']['image effects per transform']['mde_points']:.2f} points against "
+        f"{shipped['one_at_a_time']['mde_points']:.2f}."
+    )
+    if "real" in results:
+        real = results["real"]
+        fact, one_real = real["factorial"], real["one_at_a_time"]
+        text += (
+            f" On real digits runs the factorial study's main effects have a median standard "
+            f"error of {fact['median_standard_error_points']:.2f} points with "
+            f"{fact['trainings']} trainings "
+            f"({fact['median_standard_error_points_scaled_to_default_trainings']:.2f} scaled to "
+            f"{one_real['trainings']} by the square-root rule), against "
+            f"{one_real['median_standard_error_points']['alone']:.2f} (alone) and "
+            f"{one_real['median_standard_error_points']['in company']:.2f} (in company) for the "
+            f"default study's contrasts with {one_real['trainings']}; the reports' MDEs are "
+            f"{fact['median_mde_points_reported']:.2f} and {one_real['mde_points_reported']:.2f} "
+            "points."
+        )
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factorial-run", type=Path, help="the digits factorial study's folder")
     parser.add_argument(
-        "--calibration",
-        type=Path,
-        default=REPO / "benchmarks" / "factorial_calibration.json",
-        help="the factorial calibration JSON whose scenarios are simulated",
+        "--reuse-simulated", type=Path, help="keep the simulated part of this earlier JSON"
     )
     parser.add_argument("--studies", type=int, default=300, help="simulated studies per design")
     parser.add_argument("--json", type=Path, required=True)
@@ -408,8 +455,17 @@ def main() -> None:
         },
         "population": "seeds and validation images",
         "analytic": analytic(contrasts),
-        "simulated": simulated(json.loads(args.calibration.read_text()), args.studies, rng),
     }
+    if args.reuse_simulated:
+        earlier = json.loads(args.reuse_simulated.read_text())
+        report["simulated"], report["simulated_seconds"] = (
+            earlier["simulated"],
+            earlier["simulated_seconds"],
+        )
+        report["command"] += f" (simulated part kept from {args.reuse_simulated})"
+    else:
+        report["simulated"] = simulated(args.studies, rng)
+        report["simulated_seconds"] = time.time() - started
     if args.factorial_run:
         report["real"] = real(args.factorial_run, contrasts)
     report["seconds"] = time.time() - started

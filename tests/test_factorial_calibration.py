@@ -185,3 +185,27 @@ def test_the_benchmark_s_factorial_numbers_are_within_nominal():
         power = planted["power_at_holm_strictest_level_measured"]
         assert power["ci95"][1] >= planted["power_stated_at_holm_strictest_level"] - 0.02, name
         assert planted["negligible_rate_at_the_margin"]["ci95"][0] <= ALPHA, name
+
+
+def test_the_statistics_page_holds_both_calibration_tables_of_the_committed_json():
+    from augablate.simulate import calibration_markdown, factorial_calibration_markdown
+
+    page = (REPO / "docs" / "statistics.md").read_text()
+    one_at_a_time = json.loads((REPO / "benchmarks" / "calibration.json").read_text())
+    assert calibration_markdown(one_at_a_time) in page
+    assert factorial_calibration_markdown(CALIBRATION) in page
+
+
+def test_the_benchmarks_readme_quotes_the_design_efficiency_json():
+    """The section's tables are the JSON's (regenerated here), and so is its headline."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "design_efficiency", REPO / "benchmarks" / "design_efficiency.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = json.loads((REPO / "benchmarks" / "design_efficiency.json").read_text())
+    page = (REPO / "benchmarks" / "README.md").read_text()
+    assert module.markdown(results) in page
+    assert " ".join(module.headline(results).split()) in " ".join(page.split())
