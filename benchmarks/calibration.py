@@ -212,7 +212,9 @@ def main() -> None:
     parser.add_argument("--planted", type=int, default=400, help="simulated planted studies")
     parser.add_argument(
         "--redo",
-        help="recompute only the scenarios whose names start with this; keep the others of --reuse",
+        action="append",
+        default=[],
+        help="recompute only this scenario (repeatable); keep the others of --reuse",
     )
     parser.add_argument("--last-k", type=int, default=5, help="the studies' analysis.last_k")
     parser.add_argument("--json", type=Path, required=True)
@@ -248,7 +250,7 @@ def main() -> None:
         )
     results = {}
     for name, (scenario, images) in scenarios.items():
-        if args.redo and not name.startswith(args.redo):
+        if args.redo and name not in args.redo:
             results[name] = earlier["scenarios"][name]
             continue
         began = time.time()
@@ -266,7 +268,7 @@ def main() -> None:
             + (f" --reuse {args.reuse}" if args.reuse else "")
             + "".join(f" --study {s}" for s in args.study)
             + f" --studies {args.studies} --planted {args.planted}"
-            + (f" --redo {args.redo!r}" if args.redo else "")
+            + "".join(f" --redo {name!r}" for name in args.redo)
             + f" --json {args.json}"
         ),
         "alpha": ALPHA,
