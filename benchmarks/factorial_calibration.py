@@ -3,11 +3,11 @@
 The factorial design of ``config/factorial.yaml`` (a 2^(6-2) fraction of resolution IV, 16
 points x 2 seeds, analysed by :func:`augablate.factorial.effects_table`) is calibrated as
 ``benchmarks/calibration.py`` calibrates the one-at-a-time design, on scenarios built on the
-"like digits" one: its transforms' changes of single images independent
-per design point (as the one-at-a-time scenarios have them), the same variance carried by each
-transform across the points it is on in (what the default study's contrasts show: ``all``
-against ``none`` changes 7 times the image variance of one transform alone), and with it the
-run variance growing with the transforms switched on (``all`` 4 times ``none``'s). Null
+"like digits" one (:func:`factorial_scenarios`; calibrated: :data:`CALIBRATED`): each
+transform's change of single images the same on every design point it is on (what the default
+study's contrasts show: ``all`` against ``none`` changes single images with 7 times the
+variance of one transform alone), without and with the run variance growing with the
+transforms switched on (``all`` 4 times ``none``'s). Null
 studies: each main effect's false-positive rate, the family-wise rate of false verdicts (Holm
 over the 6 main effects), the interactions' rate (descriptive), and how often "no effect larger
 than the margin" is said at the narrowest margin the design reaches with 80% power. Planted
@@ -20,7 +20,7 @@ The base scenario is ``benchmarks/calibration.py``'s "like digits": fitted here 
 the same runs.
 
     .venv/bin/python benchmarks/factorial_calibration.py --study docs/default-study/tables \
-        --json benchmarks/factorial_calibration.json
+        --studies 400 --planted 200 --json benchmarks/factorial_calibration.json
 """
 
 from __future__ import annotations

@@ -209,3 +209,16 @@ def test_the_benchmarks_readme_quotes_the_design_efficiency_json():
     page = (REPO / "benchmarks" / "README.md").read_text()
     assert module.markdown(results) in page
     assert " ".join(module.headline(results).split()) in " ".join(page.split())
+
+
+def test_all_against_none_changes_single_images_7_times_as_much_as_one_transform():
+    """The statistics page's reason for image effects per transform, from the default study."""
+    import pandas as pd
+
+    contrasts = pd.read_csv(REPO / "docs" / "default-study" / "tables" / "contrasts.csv")
+    alone = contrasts.loc[contrasts["family"] == "alone", "image_variance"].median()
+    overall = contrasts.loc[contrasts["family"] == "overall", "image_variance"].item()
+    assert round(overall / alone) == 7
+    assert "7 times the variance of one transform alone" in " ".join(
+        (REPO / "docs" / "statistics.md").read_text().split()
+    )
