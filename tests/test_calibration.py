@@ -198,3 +198,27 @@ def test_planted_effects_are_found_at_the_stated_power(name):
         assert found >= stated - tolerance, (effect, found, stated)
         if scenario.accuracy < 0.9:  # no ceiling: the stated power is the power
             assert found <= stated + tolerance, (effect, found, stated)
+
+
+def test_the_statistics_page_quotes_the_calibration_json():
+    """The page's summary in words: each number is the committed JSON's."""
+    page = " ".join((REPO / "docs" / "statistics.md").read_text().split())
+    scenarios = CALIBRATION["scenarios"]
+    auto = [entry["null"]["auto"] for entry in scenarios.values()]
+    worst = max(found["false_positive_rate_per_contrast_max"] for found in auto)
+    family = max(found["familywise_false_verdict_rate"] for found in auto)
+    pooled = max(
+        e["null"][POOLED]["false_positive_rate_per_contrast_max"] for e in scenarios.values()
+    )
+    digits = scenarios["like digits"]["planted"]
+    quoted = [
+        f"the worst single contrast of 12 at most {100 * worst:.1f}%",
+        f"the family-wise rate of false verdicts at most {100 * family:.1f}%",
+        f"up to {100 * pooled:.0f}% false positives",
+        f"finds a planted 3-point effect {100 * digits['auto']['power_holm_family_measured']:.0f}%",
+        f"the own seeds found it {100 * digits[OWN]['power_holm_family_measured']:.0f}%",
+        f"below pure pooling ({100 * digits[POOLED]['power_holm_family_measured']:.0f}%)",
+        f"is ±{digits['smallest_margin_points_stated_pooled']:.1f} points",
+    ]
+    for text in quoted:
+        assert text in page, text
