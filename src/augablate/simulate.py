@@ -232,7 +232,11 @@ def fit_scenario(
     def loss(log_sds: np.ndarray) -> float:
         return float(((simulated(log_sds) - target) ** 2).sum())
 
-    start = np.log([0.5, 0.1, 1.0])
+    # Nelder-Mead from the best of a coarse grid: from one start it stalls on this noisy loss
+    # (the 40-epoch default study, at 97.7%, was left 13 and 4 times below its image and
+    # residual components from the old start, 0.5 / 0.1 / 1.0, which the grid includes)
+    starts = [np.log([v, 0.1, c]) for v in (0.5, 1.0, 2.0) for c in (1.0, 2.0, 3.0)]
+    start = min(starts, key=loss)
     best = optimize.minimize(loss, start, method="Nelder-Mead", options={"maxiter": 200})
     variant_image_sd, run_sd, churn_sd = np.exp(best.x)
     return Scenario(accuracy, image_sd, variant_image_sd, run_sd, churn_sd, last_k)
