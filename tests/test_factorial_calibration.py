@@ -222,3 +222,27 @@ def test_all_against_none_changes_single_images_7_times_as_much_as_one_transform
     assert "7 times the variance of one transform alone" in " ".join(
         (REPO / "docs" / "statistics.md").read_text().split()
     )
+
+
+def test_the_factorial_digits_readme_quotes_its_effects_table():
+    """docs/factorial-digits/README.md's main effects are its committed effects.csv's."""
+    import pandas as pd
+
+    folder = REPO / "docs" / "factorial-digits"
+    effects = pd.read_csv(folder / "tables" / "effects.csv")
+    readme = (folder / "README.md").read_text()
+    main = effects[effects["kind"] == "main effect"]
+    assert len(main) == 6 and (main["runs"] == 16).all() and (main["seeds"] == 2).all()
+    for _, row in main.iterrows():
+        cells = [
+            f"`{row['effect']}`",
+            f"{100 * row['difference']:+.2f}",
+            f"{100 * row['ci_low']:+.2f} to {100 * row['ci_high']:+.2f}",
+            f"{100 * row['standard_error']:.2f}",
+            f"{row['p_holm']:.3f}",
+            f"{100 * row['minimum_detectable_effect']:.2f}",
+            row["verdict"],
+        ]
+        assert "| " + " | ".join(cells) + " |" in readme, cells
+    total = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    assert total < 200_000, total
