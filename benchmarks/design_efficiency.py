@@ -462,7 +462,10 @@ def main() -> None:
             earlier["simulated"],
             earlier["simulated_seconds"],
         )
-        report["command"] += f" (simulated part kept from {args.reuse_simulated})"
+        report["command"] = (
+            f"{earlier['command'].split(' (simulated part')[0]}; then {report['command']} "
+            f"--reuse-simulated {args.reuse_simulated} (simulated part kept)"
+        )
     else:
         report["simulated"] = simulated(args.studies, rng)
         report["simulated_seconds"] = time.time() - started
