@@ -246,3 +246,54 @@ def test_the_factorial_digits_readme_quotes_its_effects_table():
         assert "| " + " | ".join(cells) + " |" in readme, cells
     total = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
     assert total < 200_000, total
+
+
+def test_the_statistics_page_quotes_the_factorial_calibration_json():
+    page = " ".join((REPO / "docs" / "statistics.md").read_text().split())
+    found = CALIBRATION["scenarios"].values()
+    boundary = max(f["planted"]["negligible_rate_at_the_margin"]["rate"] for f in found)
+    strictest = [f["null"]["negligible_rate_at_holm_strictest_level"]["rate"] for f in found]
+    after = {round(100 * f["null"]["negligible_rate_per_effect"]["rate"]) for f in found}
+    interactions = [f["null"]["interactions_false_positive_rate_per_test"] for f in found]
+    assert f"in at most {100 * boundary:.1f}% of studies" in page
+    assert f"({100 * min(strictest):.0f}-{100 * max(strictest):.0f}%:" in page
+    assert after <= {89, 90} and "the verdict is given more often (about 90%)" in page
+    assert all(rate["ci95"][0] <= ALPHA for rate in interactions)
+    for f in found:
+        stated = f["planted"]["power_stated_at_holm_strictest_level"]
+        low, high = f["planted"]["power_at_holm_strictest_level_measured"]["ci95"]
+        assert low <= stated <= high
+
+
+def test_the_design_comparison_s_claims_hold_in_its_json():
+    """benchmarks/README.md says the factorial design wins in every comparison, its stated
+    MDE holds, and the real runs do better than the analytic bracket: so does the JSON."""
+    results = json.loads((REPO / "benchmarks" / "design_efficiency.json").read_text())
+    for size in results["analytic"]["sizes"]:
+        one = size["one_at_a_time"]
+        for factorial in size["factorial"].values():
+            assert factorial["trainings"] <= one["trainings"]
+            assert factorial["mde_points"] < one["mde_points"]
+            assert factorial["mde_points_at_one_at_a_time_level"] < one["mde_points"]
+            assert (
+                factorial["standard_error_points_times_sqrt_trainings"]
+                < one["standard_error_points_times_sqrt_trainings"]
+            )
+    for found in results["simulated"].values():
+        one, main = found["one_at_a_time_alone"], found["factorial_main_effect"]
+        assert main["mde_points_stated"] < one["mde_points_stated"]
+        low, high = main["power_at_holm_strictest_level"]["ci95"]
+        assert low <= main["power_stated"] <= high
+        assert one[POOLED]["power_at_holm_strictest_level"]["ci95"][1] < one["power_stated"]
+    real = results["real"]
+    shipped = results["analytic"]["sizes"][1]["factorial"]
+    assert real["factorial"]["median_mde_points_reported"] < min(
+        f["mde_points"] for f in shipped.values()
+    )
+    assert (
+        real["factorial"]["median_mde_points_reported"]
+        < real["one_at_a_time"]["mde_points_reported"]
+    )
+    halves = real["one_at_a_time"]["median_ci_half_width_points"].values()
+    ratios = [h / real["factorial"]["median_ci_half_width_points"] for h in halves]
+    assert 2 < min(ratios) and max(ratios) < 6  # "two to six times"
