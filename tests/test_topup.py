@@ -62,3 +62,32 @@ def test_until_conclusive_adds_seeds_only_where_open_and_never_retrains(tmp_path
     for target in ([], ["until_conclusive"]):
         again = snakemake("-n", *target)
         assert job_stats(again.stdout) == {}, again.stdout[-2000:]
+
+
+def test_a_topped_up_verdict_is_not_worded_with_a_fixed_sample_p_value():
+    """The aggregation leaves out a topped-up primary contrast's Holm p-values (its verdict is
+    the sequential one); its sentence names the boundaries instead of 'Holm-adjusted p = n/a'."""
+    from augablate.report import effect_sentence
+
+    row = {
+        "family": "alone",
+        "variant": "rotation",
+        "baseline": "none",
+        "transform": "rotation",
+        "difference": -0.04,
+        "ci_low": -0.06,
+        "ci_high": -0.02,
+        "population": "seeds and images",
+        "margin": 0.03,
+        "p_holm": float("nan"),
+        "p_equivalence_holm": float("nan"),
+        "verdict": "hurts",
+    }
+    text = effect_sentence(row, 12)
+    assert "decided at the top-up's alpha-spending boundaries): **it hurts**" in text
+    assert "n/a" not in text
+    text = effect_sentence({**row, "verdict": "inconclusive"}, 12)
+    assert "not settled at the top-up's alpha-spending boundaries)" in text
+    assert "Holm's correction" not in text
+    fixed = effect_sentence({**row, "p_holm": 0.01}, 12)
+    assert "Holm-adjusted p = 0.010): **it hurts**" in fixed

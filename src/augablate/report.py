@@ -81,6 +81,16 @@ def subject(row: Mapping) -> str:
     return f"`{row['variant']}` against `{row['baseline']}`"
 
 
+def holm_text(row: Mapping, column: str = "p_holm") -> str:
+    """``Holm-adjusted p = 0.023``; for a verdict of a sequential top-up (its fixed-sample Holm
+    p-value left out by the aggregation: the looks' alpha-spending boundaries decided) it says
+    so."""
+    if _missing(row[column]):
+        settled = "not settled" if row["verdict"] == "inconclusive" else "decided"
+        return f"{settled} at the top-up's alpha-spending boundaries"
+    return f"Holm-adjusted {p_is(row[column])}"
+
+
 def effect_sentence(row: Mapping, family_size: int) -> str:
     """One sentence whose wording is fixed by the contrast's verdict."""
     diff, margin = row["difference"], margin_text(row["margin"])
@@ -91,16 +101,17 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
         moved = "raised" if verdict == "helps" else "lowered"
         return (
             f"{subject(row)} {moved} validation accuracy by {abs(diff) * 100:.1f} points ({ci}; "
-            f"Holm-adjusted {p_is(row['p_holm'])}): **it {verdict}**."
+            f"{holm_text(row)}): **it {verdict}**."
         )
     if verdict == "negligible":
         return (
             f"{head}): the whole effect lies within {margin} (equivalence test, "
-            f"Holm-adjusted {p_is(row['p_equivalence_holm'])}): **no effect larger than "
+            f"{holm_text(row, 'p_equivalence_holm')}): **no effect larger than "
             f"{margin}**."
         )
     if verdict == "inconclusive":
         excludes = not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0)
+        excludes = excludes and not _missing(row["p_holm"])  # a top-up's: its boundaries say
         caveat = (
             f"; its 95% CI excludes zero, but not after Holm's correction over the "
             f"{family_size} primary contrasts"
@@ -108,7 +119,7 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
             else ""
         )
         return (
-            f"{head}; Holm-adjusted {p_is(row['p_holm'])}{caveat}): **inconclusive**: we "
+            f"{head}; {holm_text(row)}{caveat}): **inconclusive**: we "
             f"could not tell whether it helps, hurts or changes accuracy by less than {margin}."
         )
     if verdict == "single seed":

@@ -50,6 +50,8 @@ if snakemake.params.topup:  # a topped-up study: the primary verdicts are the se
     primary = contrasts["primary"].astype(bool)
     names = contrasts["variant"] + " vs " + contrasts["baseline"]
     contrasts.loc[primary, "verdict"] = names[primary].map(sequential)
+    # their fixed-sample Holm p-values did not decide them (and would contradict them): left out
+    contrasts.loc[primary, ["p_holm", "p_equivalence_holm"]] = float("nan")
 pairs = analysis.contrast_pairs(images["variant"].unique())
 logging.info(
     "%d runs, %d distinct validation images, %d contrasts (%d primary)",
