@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -147,6 +148,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="copy the last run's tables here")
     parser.add_argument(
+        "--keep-report", type=Path, help="copy the last run's report.md and figures/ here"
+    )
+    parser.add_argument(
         "--compare",
         type=Path,
         help="tables of an earlier study (--keep): are histories and per-image results identical?",
@@ -176,6 +180,9 @@ def main() -> None:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for path in (workdir / "results" / "tables").iterdir():
                     (args.keep / path.name).write_bytes(path.read_bytes())
+            if args.keep_report and index == args.runs - 1:
+                shutil.copytree(workdir / "results" / "figures", args.keep_report / "figures")
+                shutil.copy(workdir / "results" / "report.md", args.keep_report / "report.md")
         print(f"run {index + 1}: {walls[-1]:.1f} s", flush=True)
     timings = ["epoch_seconds", "evaluation_seconds"]
     identical = all(
