@@ -209,14 +209,14 @@ def test_a_run_s_params_hold_the_keys_of_its_model_only(base_config):
 @pytest.fixture(scope="module")
 def mobilenet_study(tmp_path_factory):
     """The shipped example config/your_model.yaml at smoke scale: MobileNetV3Small at 32x32
-    (random initial weights) with RandAugment, RandomErasing, MixUp and CutMix layers beside
-    rotation, 2 seeds of 2 epochs of 2 steps, all in one job (MobileNet compiled once for hard
-    and once for soft labels), TensorBoard on, run as a user would."""
+    (random initial weights) with RandAugment (at a swept strength), RandomErasing, MixUp and
+    CutMix layers, 2 seeds of 2 epochs of 2 steps, all in one job (MobileNet compiled once for
+    hard and once for soft labels), TensorBoard on, run as a user would."""
     config = yaml.safe_load((REPO / "config" / "your_model.yaml").read_text())
     config["train"].update(epochs=2, steps_per_epoch=2, seeds=[1, 2])
-    config["variants"] = ["none", "rotation", "randaugment", "random_erasing", "mixup", "cutmix"]
+    config["variants"] = ["none", "randaugment@0.3", "random_erasing", "mixup", "cutmix"]
     config["analysis"]["last_k"] = 1
-    config["resources"].update(variants_per_job=6, seeds_per_job=2)
+    config["resources"].update(variants_per_job=5, seeds_per_job=2)
     workdir = tmp_path_factory.mktemp("mobilenet")
     path = workdir / "mobilenet.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -232,7 +232,7 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
 
     workdir, config, path = mobilenet_study
     runs = sorted((workdir / "results" / "train").glob("*/*/seed-*"))
-    assert len(runs) == 12
+    assert len(runs) == 10
     histories = {}
     for run in runs:
         assert sorted(p.name for p in run.iterdir()) == sorted([*RUN_FILES.values(), TENSORBOARD])
@@ -240,8 +240,10 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
         assert metrics["train"]["architecture"] == "MobileNetV3Small"
         assert metrics["train"]["model_args"] == {"minimalistic": True}
         layers = metrics["augmentation"].get("layers", {})
-        variant = run.parent.name
-        assert list(layers) == ([variant] if variant in LAYER_TRANSFORMS else [])
+        transform = run.parent.name.split("@")[0]
+        assert list(layers) == ([transform] if transform in LAYER_TRANSFORMS else [])
+        if run.parent.name == "randaugment@0.3":  # the swept strength reached the layer
+            assert layers["randaugment"]["args"]["factor"] == 0.3
         history = pd.read_csv(run / "history.csv")
         assert history["epoch"].tolist() == [1, 2] and history["val_accuracy"].between(0, 1).all()
         # scored on hard labels, MixUp and CutMix too: each image right or wrong
@@ -253,7 +255,7 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
     report = (workdir / "results" / "report.md").read_text()
     assert "keras.applications MobileNetV3Small without its top" in report
     contrasts = pd.read_csv(workdir / "results" / "tables" / "contrasts.csv")
-    assert set(LAYER_TRANSFORMS) <= set(contrasts["variant"])
+    assert {"randaugment@0.3", *LAYER_TRANSFORMS[1:]} <= set(contrasts["variant"])
     for figure in ("contrasts", "learning_curves_accuracy", "augmentation_grid"):
         assert (workdir / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
     # every run in TensorBoard: its hyper-parameters and each epoch's scalars of its history
@@ -263,8 +265,9 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
         run = scalars[scalars["dir_name"] == name]
         for tag in SCALARS:
             written = run[run["tag"] == tag].sort_values("step")
-            assert written["step"].tolist() == history["epoch"].tolist(), (name, tag)
-            np.testing.assert_allclose(written["value"], history[tag], rtol=1e-6)
+            measured = history[history[tag].notna()]  # clean training: every 2nd epoch
+            assert written["step"].tolist() == measured["epoch"].tolist(), (name, tag)
+            np.testing.assert_allclose(written["value"], measured[tag], rtol=1e-6)
         values = hparams[hparams["dir_name"] == name].set_index("tag")["value"]
         variant, seed = name.split("/seed-")
         assert (values["variant"], values["seed"], values["model"]) == (
@@ -272,8 +275,7 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
             float(seed),
             "MobileNetV3Small",
         )
-        assert values["rotation"] == (40.0 if variant == "rotation" else 0.0)
-        assert values["zoom"] == 0.0
+        assert (values["rotation"], values["zoom"]) == (0.0, 0.0)  # no variant here uses them
     # done: nothing reruns; TensorBoard switched off changes the trainings' params: they rerun
     again = run_snakemake(workdir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]

@@ -4,7 +4,6 @@ per-(seed, step) determinism whatever ran before them, and soft labels for MixUp
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -362,53 +361,5 @@ def test_a_mixing_variant_is_compiled_for_soft_labels():
     assert float(plain.result()) == 0.0
 
 
-# --------------------------------------------------------------------------------------------
-# End to end: a study with a MixUp variant, as a user runs it
-# --------------------------------------------------------------------------------------------
-
-LAYER_STUDY = """
-augmentation:
-  mixup: {layer: MixUp, args: {alpha: 0.4}}
-  randaugment: {layer: RandAugment, args: {num_ops: 1, factor: 0.3}, sweep: factor}
-variants: [none, mixup, randaugment@0.5]
-train: {seeds: [1, 2], epochs: 2}
-analysis: {last_k: 1}
-resources: {variants_per_job: 3}
-"""
-
-
-@pytest.mark.slow
-def test_a_study_with_keras_layer_transforms_runs_end_to_end(tmp_path):
-    """The smoke study's digits and model with MixUp and a RandAugment strength level: every
-    run trains (MixUp's on soft labels) and is scored on hard labels, and the analysis and the
-    report name the layer variants."""
-    import pandas as pd
-    from conftest import run_snakemake
-
-    study = tmp_path / "layers.yaml"
-    study.write_text(LAYER_STUDY)
-    result = run_snakemake(tmp_path, "--cores", "2", "--configfile", str(SMOKE), str(study))
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    job = tmp_path / "results/train/none-to-randaugment@0.5_seeds-1-2"
-    for variant in ("none", "mixup", "randaugment@0.5"):
-        for seed in (1, 2):
-            run = job / variant / f"seed-{seed}"
-            history = pd.read_csv(run / "history.csv")
-            assert history["epoch"].tolist() == [1, 2]
-            assert history[["augmented_batch_loss", "val_accuracy"]].notna().all().all()
-            predictions = pd.read_csv(run / "predictions.csv.gz")
-            assert set(predictions["correct"]) <= {0, 1}  # hard labels: right or wrong
-            by_epoch = predictions.groupby("epoch")["correct"].mean().to_numpy()
-            np.testing.assert_allclose(by_epoch, history["val_accuracy"].to_numpy())
-    metrics = json.loads((job / "mixup" / "seed-1" / "metrics.json").read_text())
-    assert metrics["transforms"] == ["mixup"]
-    assert metrics["augmentation"]["layers"] == {"mixup": MIXUP_ENTRY}
-    swept = json.loads((job / "randaugment@0.5" / "seed-1" / "metrics.json").read_text())
-    assert swept["augmentation"]["layers"]["randaugment"]["args"]["factor"] == 0.5
-    contrasts = pd.read_csv(tmp_path / "results" / "tables" / "contrasts.csv")
-    assert {"mixup", "randaugment@0.5"} <= set(contrasts["variant"])
-    assert "mixup" in (tmp_path / "results" / "report.md").read_text()
-    assert (tmp_path / "results" / "figures" / "augmentation_grid.png").exists()
-
-
-MIXUP_ENTRY = {"layer": "MixUp", "args": {"alpha": 0.4}}
+# End to end (MobileNetV3Small with RandAugment, RandomErasing, MixUp and CutMix, as
+# config/your_model.yaml ships them): tests/test_architectures.py
