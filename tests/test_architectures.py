@@ -210,13 +210,13 @@ def test_a_run_s_params_hold_the_keys_of_its_model_only(base_config):
 def mobilenet_study(tmp_path_factory):
     """The shipped example config/your_model.yaml at smoke scale: MobileNetV3Small at 32x32
     (random initial weights) with RandAugment (at a swept strength), RandomErasing, MixUp and
-    CutMix layers, 2 seeds of 2 epochs of 2 steps, all in one job (MobileNet compiled once for
+    CutMix layers, 1 seed of 2 epochs of 2 steps, all in one job (MobileNet compiled once for
     hard and once for soft labels), TensorBoard on, run as a user would."""
     config = yaml.safe_load((REPO / "config" / "your_model.yaml").read_text())
-    config["train"].update(epochs=2, steps_per_epoch=2, seeds=[1, 2])
+    config["train"].update(epochs=2, steps_per_epoch=2, seeds=[1])  # one seed: the suite's time
     config["variants"] = ["none", "randaugment@0.3", "random_erasing", "mixup", "cutmix"]
     config["analysis"]["last_k"] = 1
-    config["resources"].update(variants_per_job=5, seeds_per_job=2)
+    config["resources"].update(variants_per_job=5, seeds_per_job=1)
     workdir = tmp_path_factory.mktemp("mobilenet")
     path = workdir / "mobilenet.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -232,7 +232,7 @@ def test_a_keras_application_study_runs_end_to_end(mobilenet_study):
 
     workdir, config, path = mobilenet_study
     runs = sorted((workdir / "results" / "train").glob("*/*/seed-*"))
-    assert len(runs) == 10
+    assert len(runs) == 5
     histories = {}
     for run in runs:
         assert sorted(p.name for p in run.iterdir()) == sorted([*RUN_FILES.values(), TENSORBOARD])
