@@ -4,6 +4,7 @@ Pages were split out of the README (issue 21); a moved section or a renamed file
 leave links that lead nowhere, which nobody notices until a newcomer clicks one.
 """
 
+import json
 import re
 from urllib.parse import unquote
 
@@ -86,3 +87,14 @@ def test_the_pages_hold_no_lab_notebook_words(page):
 def test_the_pages_name_no_retired_training_rule_or_layout(page):
     found = RETIRED.findall(page.read_text())
     assert not found, f"{page.relative_to(REPO)} names what the one train rule replaced: {found}"
+
+
+def test_benchmarks_readme_quotes_the_default_study_timings_of_their_json():
+    """The default study's wall times in benchmarks/README.md are default_study.json's, and the
+    code before it, timed the same hour, is control_817d83f's."""
+    readme = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
+    timed = json.loads((REPO / "benchmarks" / "default_study.json").read_text())
+    first, second = timed["wall_seconds"]
+    assert f"{first:.1f} and {second:.1f} s, median {timed['wall_seconds_median']:.0f} s" in readme
+    control = json.loads((REPO / "benchmarks" / "default_study_control_817d83f.json").read_text())
+    assert f"{control['wall_seconds'][0]:.1f} s" in readme
