@@ -132,6 +132,25 @@ def effects_table(
     return with_verdicts(pd.DataFrame(rows), alpha)[EFFECT_COLUMNS]
 
 
+def primary_questions(
+    design: Design, enabled: Sequence[str], interactions_primary: bool = False
+) -> list:
+    """The primary family of a factorial study as the sequential top-up's questions
+    (:class:`augablate.sequential.Question`): each main effect (and, with
+    ``interactions_primary``, each two-factor interaction chain), named as in
+    :func:`effects_table`, with its weights over the design points (their variants)."""
+    from augablate.sequential import Question
+
+    points = design.variants(enabled)
+    questions = []
+    for label, _ in effect_labels(design):
+        if ":" in label and not interactions_primary:
+            continue
+        weights = dict(zip(points, effect_weights(design, label).tolist(), strict=True))
+        questions.append(Question(label, weights, INTERACTION if ":" in label else MAIN))
+    return questions
+
+
 def design_scores(images: pd.DataFrame, variants: Sequence[str]) -> np.ndarray:
     """The per-image scores [variants in the given order, seeds, images] of the seeds and
     images every one of ``variants`` has (a design's points, in the design's order)."""

@@ -39,6 +39,14 @@ its variants got every round's seeds): they form a balanced variants x seeds x i
 and one model of all of its runs (:class:`augablate.inference.StudyModel`, with its fallback to
 a contrast's own seeds) gives each open contrast's estimate and tests. With fewer than three
 such variants a contrast uses its own seeds.
+
+A factorial study's questions are its primary effects (main effects; interactions too with
+``design.interactions_primary``), each a contrast of all design points
+(:func:`augablate.factorial.effect_weights`): every point informs every effect, so a round adds
+its seeds to every point while any effect is open, the design stays balanced, and each look is
+:func:`augablate.factorial.effects_table`'s model of all runs at the seeds so far. The same
+boundaries, the same Holm step and the same state (:class:`Question`: a contrast or an effect,
+as weights over the variants) serve both designs.
 """
 
 from __future__ import annotations
@@ -189,16 +197,60 @@ class Plan:
         return list(range(start, start + self.seeds_per_round))
 
 
+#: The kind of a question that compares two variants (one-at-a-time); a factorial design's
+#: questions are of the kinds of :mod:`augablate.factorial` ("main effect", "interaction").
+CONTRAST = "contrast"
+
+
 @dataclass
-class ContrastState:
-    """One primary contrast through the looks: open, or the verdict it stopped with."""
+class Question:
+    """One primary question through the looks, open or the verdict it stopped with: a linear
+    contrast of the variants' scores with ``weights`` (variant -> weight, summing to 0). A
+    contrast of two variants weighs them +1 and -1; a factorial effect weighs every design
+    point (:func:`augablate.factorial.effect_weights`), so it stays open only while every point
+    gets every round's seeds."""
 
     name: str
-    variant: str
-    baseline: str
+    weights: dict[str, float]
+    kind: str = CONTRAST
     status: str = OPEN
     decided_at: int | None = None
     history: list[dict] = field(default_factory=list)  # one row per look it was open at
+
+    @classmethod
+    def contrast(cls, variant: str, baseline: str) -> Question:
+        """``variant`` against ``baseline``, named ``"<variant> vs <baseline>"``."""
+        return cls(f"{variant} vs {baseline}", {variant: 1.0, baseline: -1.0})
+
+    @property
+    def variants(self) -> list[str]:
+        """The variants it weighs, in its order (a contrast's: variant, baseline)."""
+        return [variant for variant, weight in self.weights.items() if weight != 0]
+
+    @property
+    def variant(self) -> str:
+        """A contrast's variant (weight +1)."""
+        return self._side(1.0)
+
+    @property
+    def baseline(self) -> str:
+        """A contrast's baseline (weight -1)."""
+        return self._side(-1.0)
+
+    def _side(self, weight: float) -> str:
+        if self.kind != CONTRAST:
+            raise ValueError(f"{self.kind} {self.name!r} is not a contrast of two variants")
+        return next(v for v, w in self.weights.items() if w == weight)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Question:
+        """From :func:`dataclasses.asdict`, or a contrast of a round file written before
+        questions had weights (``variant`` and ``baseline``)."""
+        data = dict(data)
+        if "weights" not in data:
+            variant, baseline = data.pop("variant"), data.pop("baseline")
+            data["weights"] = {variant: 1.0, baseline: -1.0}
+        return cls(**data)
 
 
 def level_at(plan: Plan, look: int, alpha: float, sides: int) -> float:
@@ -212,33 +264,31 @@ def level_at(plan: Plan, look: int, alpha: float, sides: int) -> float:
 
 def look_statistics(
     tables: Mapping[str, np.ndarray],
-    contrasts: Sequence[ContrastState],
+    questions: Sequence[Question],
     margin: float,
     intervals: bool = True,
 ) -> dict[str, dict]:
-    """The open contrasts' estimates and tests at one look. ``tables``: each variant of an open
-    contrast with its seeds x images table at this look (the same seeds, rows in the same order,
-    the same images). One model of their runs when there are 3 or more (else each contrast's
-    own seeds); ``intervals`` False leaves the 95% CIs out (the calibration does not need
+    """The open questions' estimates and tests at one look. ``tables``: each variant of an
+    open question with its seeds x images table at this look (the same seeds, rows in the same
+    order, the same images). One model of their runs when there are 3 or more (a factorial
+    design's points: :func:`augablate.factorial.effects_table`'s model), else each question's
+    own seeds; ``intervals`` False leaves the 95% CIs out (the calibration does not need
     them)."""
     order = list(tables)
     model = None
     if len(order) >= 3:
         model = StudyModel.fit(np.stack([np.asarray(tables[v], float) for v in order]))
     found = {}
-    for contrast in contrasts:
+    for question in questions:
         if model is not None:
-            weights = np.zeros(len(order))
-            weights[order.index(contrast.variant)] = 1.0
-            weights[order.index(contrast.baseline)] = -1.0
+            weights = np.array([question.weights.get(v, 0.0) for v in order])
             estimate = model.contrast(weights)
         else:
             estimate = crossed_mean(
-                np.asarray(tables[contrast.variant], float)
-                - np.asarray(tables[contrast.baseline], float)
+                sum(w * np.asarray(tables[v], float) for v, w in question.weights.items() if w)
             )
         low, high = estimate.interval() if intervals else (math.nan, math.nan)
-        found[contrast.name] = {
+        found[question.name] = {
             "seeds": estimate.seeds,
             "difference": estimate.estimate,
             "ci_low": low,
@@ -282,11 +332,12 @@ def holm_step(
 
 @dataclass
 class SequentialState:
-    """The procedure's state after a look: every primary contrast's status and history, the
-    claims made in each family, and each variant's seeds."""
+    """The procedure's state after a look: every primary question's status and history (the
+    contrasts of a one-at-a-time study, the effects of a factorial one), the claims made in
+    each family, and each variant's seeds."""
 
     plan: Plan
-    contrasts: list[ContrastState]
+    questions: list[Question]
     look: int = -1
     made: dict[str, list[str]] = field(
         default_factory=lambda: {"difference": [], "equivalence": []}
@@ -296,23 +347,38 @@ class SequentialState:
     @classmethod
     def start(cls, plan: Plan, pairs: Sequence[tuple[str, str]]) -> SequentialState:
         """Before the first look: ``pairs`` (variant, baseline) of the primary family."""
-        contrasts = [ContrastState(f"{v} vs {b}", v, b) for v, b in pairs]
-        seeds = {v: list(plan.initial_seeds) for pair in pairs for v in pair}
-        return cls(plan, contrasts, seeds=seeds)
+        return cls.of(plan, [Question.contrast(v, b) for v, b in pairs])
+
+    @classmethod
+    def of(cls, plan: Plan, questions: Sequence[Question]) -> SequentialState:
+        """Before the first look: the primary family's ``questions`` (contrasts or effects)."""
+        seeds = {v: list(plan.initial_seeds) for q in questions for v in q.variants}
+        return cls(plan, list(questions), seeds=seeds)
 
     @property
-    def open(self) -> list[ContrastState]:
-        return [c for c in self.contrasts if c.status == OPEN]
+    def contrasts(self) -> list[Question]:
+        """The questions (a one-at-a-time study's are its primary contrasts)."""
+        return self.questions
+
+    @property
+    def noun(self) -> str:
+        """What the questions are, for sentences: ``contrast`` or ``effect``."""
+        return "contrast" if all(q.kind == CONTRAST for q in self.questions) else "effect"
+
+    @property
+    def open(self) -> list[Question]:
+        return [q for q in self.questions if q.status == OPEN]
 
     def open_variants(self) -> list[str]:
-        """The variants of the open contrasts, in the order they first appear."""
-        return list(dict.fromkeys(v for c in self.open for v in (c.variant, c.baseline)))
+        """The variants of the open questions, in the order they first appear (every design
+        point while any effect of a factorial design is open)."""
+        return list(dict.fromkeys(v for q in self.open for v in q.variants))
 
     def look_at(self, tables: Mapping[str, np.ndarray], intervals: bool = True) -> None:
         """The next look: ``tables`` holds each open variant's seeds x images table over its
         seeds so far (:meth:`open_variants`, rows in the order of ``self.seeds``)."""
         self.look += 1
-        plan, size = self.plan, len(self.contrasts)
+        plan, size = self.plan, len(self.questions)
         open_now = self.open
         stats = look_statistics(
             {v: tables[v] for v in self.open_variants()}, open_now, plan.margin, intervals
@@ -320,7 +386,7 @@ class SequentialState:
         effect, effect_levels = holm_step(
             plan,
             self.look,
-            {c.name: stats[c.name]["p_value"] for c in open_now},
+            {q.name: stats[q.name]["p_value"] for q in open_now},
             size,
             set(self.made["difference"]),
             2,
@@ -328,28 +394,28 @@ class SequentialState:
         equivalent, equivalence_levels = holm_step(
             plan,
             self.look,
-            {c.name: stats[c.name]["p_equivalence"] for c in open_now if c.name not in effect},
+            {q.name: stats[q.name]["p_equivalence"] for q in open_now if q.name not in effect},
             size,
             set(self.made["equivalence"]),
             1,
         )
-        for contrast in open_now:
+        for question in open_now:
             row = {
                 "look": self.look,
-                **stats[contrast.name],
-                "level": effect_levels[contrast.name],
-                "level_equivalence": equivalence_levels.get(contrast.name, math.nan),
+                **stats[question.name],
+                "level": effect_levels[question.name],
+                "level_equivalence": equivalence_levels.get(question.name, math.nan),
             }
-            if contrast.name in effect:
-                contrast.status = HELPS if row["difference"] > 0 else HURTS
-                self.made["difference"].append(contrast.name)
-            elif contrast.name in equivalent:
-                contrast.status = NEGLIGIBLE
-                self.made["equivalence"].append(contrast.name)
-            if contrast.status != OPEN:
-                contrast.decided_at = self.look
-            row["status"] = contrast.status
-            contrast.history.append(row)
+            if question.name in effect:
+                question.status = HELPS if row["difference"] > 0 else HURTS
+                self.made["difference"].append(question.name)
+            elif question.name in equivalent:
+                question.status = NEGLIGIBLE
+                self.made["equivalence"].append(question.name)
+            if question.status != OPEN:
+                question.decided_at = self.look
+            row["status"] = question.status
+            question.history.append(row)
 
     def next_round(self) -> tuple[list[str], list[int]]:
         """The variants and seeds the next round adds (none after the plan's last look)."""
@@ -362,25 +428,27 @@ class SequentialState:
             self.seeds[variant] = self.seeds[variant] + list(seeds)
 
     def verdicts(self) -> dict[str, str]:
-        """Each contrast's verdict now: open ones are inconclusive."""
-        return {c.name: (INCONCLUSIVE if c.status == OPEN else c.status) for c in self.contrasts}
+        """Each question's verdict now: open ones are inconclusive."""
+        return {q.name: (INCONCLUSIVE if q.status == OPEN else q.status) for q in self.questions}
 
     def as_dict(self) -> dict:
         return {
             "plan": asdict(self.plan),
             "look": self.look,
-            "contrasts": [asdict(c) for c in self.contrasts],
+            "questions": [asdict(q) for q in self.questions],
             "made": self.made,
             "seeds": self.seeds,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SequentialState:
+        """From :meth:`as_dict` (or a round file whose state named its questions
+        ``contrasts``, as before factorial designs could be topped up)."""
         plan = dict(data["plan"])
         plan["initial_seeds"] = tuple(plan["initial_seeds"])
         return cls(
             Plan(**plan),
-            [ContrastState(**c) for c in data["contrasts"]],
+            [Question.from_dict(q) for q in data.get("questions", data.get("contrasts"))],
             data["look"],
             {k: list(v) for k, v in data["made"].items()},
             {k: list(v) for k, v in data["seeds"].items()},
@@ -388,13 +456,15 @@ class SequentialState:
 
 
 def decide_round(state: SequentialState, budget_left: float) -> dict:
-    """After a look: what the next round adds (the open contrasts' variants, the plan's next
-    seeds) and why, or why the procedure ends: every contrast settled, the plan's last look,
-    or a round that the budget (trainings still allowed) cannot pay for in full."""
+    """After a look: what the next round adds (the open questions' variants: a factorial
+    design's every point; the plan's next seeds) and why, or why the procedure ends: every
+    question settled, the plan's last look, or a round that the budget (trainings still
+    allowed) cannot pay for in full: the whole round's trainings count, and a round the budget
+    cannot pay for is not started."""
     variants, seeds = state.next_round()
     trainings = len(variants) * len(seeds)
     if not state.open:
-        reason = "every primary contrast is settled"
+        reason = f"every primary {state.noun} is settled"
     elif not variants:
         rounds = state.plan.rounds
         reason = f"the plan's last look ({rounds} round{'s' if rounds > 1 else ''}) is done"

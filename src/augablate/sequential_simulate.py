@@ -10,11 +10,22 @@ so far, and counts the trainings it asked for.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from augablate.sequential import Plan, SequentialState
-from augablate.simulate import Scenario, family_design, family_variants, simulate_study
+from augablate.sequential import Plan, Question, SequentialState
+from augablate.simulate import (
+    DEFAULT_TRANSFORMS,
+    Scenario,
+    family_design,
+    family_variants,
+    simulate_design,
+    simulate_study,
+)
+
+if TYPE_CHECKING:
+    from augablate.design import Design
 
 
 def planned_seeds(plan: Plan) -> list[int]:
@@ -26,13 +37,16 @@ def planned_seeds(plan: Plan) -> list[int]:
 def run_topup(
     scores: Mapping[str, np.ndarray],
     plan: Plan,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[tuple[str, str]] = (),
     intervals: bool = False,
+    questions: Sequence[Question] = (),
 ) -> SequentialState:
     """The procedure on ``scores`` (variant -> [planned seeds, images], rows in the order of
-    :func:`planned_seeds`): looks until every contrast stopped or the plan ended."""
+    :func:`planned_seeds`): looks until every question stopped or the plan ended. The primary
+    family: the contrasts ``pairs`` (variant, baseline), or ``questions`` (a factorial
+    design's effects, :func:`augablate.factorial.primary_questions`)."""
     row = {seed: index for index, seed in enumerate(planned_seeds(plan))}
-    state = SequentialState.start(plan, pairs)
+    state = SequentialState.of(plan, [*(Question.contrast(v, b) for v, b in pairs), *questions])
     while True:
         tables = {v: scores[v][[row[s] for s in state.seeds[v]]] for v in state.open_variants()}
         state.look_at(tables, intervals)
@@ -72,6 +86,57 @@ def simulate_topup(
         # the same rounds with every variant topped up, and the plan's maximum for everything
         "added_to_everything": len(variants) * state.look * plan.seeds_per_round,
         "full_plan_added": len(variants) * plan.rounds * plan.seeds_per_round,
+    }
+
+
+def simulate_factorial_topup(
+    scenario: Scenario,
+    design: Design,
+    plan: Plan,
+    images: int,
+    rng: np.random.Generator,
+    planted: Mapping[str, float] | None = None,
+    interactions_primary: bool = False,
+) -> dict:
+    """One simulated factorial study (:func:`augablate.simulate.simulate_design`, ``planted``
+    main effects and interactions in accuracy units) topped up by ``plan``: every round adds
+    its seeds to every design point while a primary effect is open. Each primary effect's
+    verdict and the look it stopped at, the trainings used, and beside them the fixed design's
+    verdicts from the same runs (:func:`augablate.factorial.effects_table`, Holm at one look)
+    at the study's seeds and at the plan's maximum for every point."""
+    from augablate.factorial import effects_table, primary_questions
+
+    points = design.variants(DEFAULT_TRANSFORMS)
+    scores = simulate_design(scenario, design, plan.maximum_seeds, images, rng, planted)
+    state = run_topup(
+        dict(zip(points, scores, strict=True)),
+        plan,
+        questions=primary_questions(design, DEFAULT_TRANSFORMS, interactions_primary),
+    )
+    fixed = {}
+    for name, seeds in (("initial", len(plan.initial_seeds)), ("maximum", plan.maximum_seeds)):
+        table = effects_table(
+            scores[:, :seeds],
+            design,
+            alpha=plan.alpha,
+            margin=plan.margin,
+            interactions_primary=interactions_primary,
+            detectable=False,
+        )
+        primary = table[table["primary"].astype(bool)]
+        fixed[name] = dict(zip(primary["effect"], primary["verdict"], strict=True))
+    seeds_used = len(state.seeds[points[0]])
+    return {
+        "verdicts": state.verdicts(),
+        "stopped_at": {q.name: q.decided_at for q in state.questions},
+        "differences": {q.name: q.history[-1]["difference"] for q in state.questions},
+        "looks": state.look + 1,
+        "initial_trainings": design.runs * len(plan.initial_seeds),
+        "added_trainings": design.runs * (seeds_used - len(plan.initial_seeds)),
+        "added_to_everything": design.runs * (seeds_used - len(plan.initial_seeds)),
+        "full_plan_added": design.runs * plan.rounds * plan.seeds_per_round,
+        "fixed_initial_verdicts": fixed["initial"],
+        "fixed_maximum_verdicts": fixed["maximum"],
     }
 
 

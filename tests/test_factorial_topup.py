@@ -1,0 +1,165 @@
+"""The sequential top-up of a factorial study: rounds add seeds to every design point while a
+primary effect is open, each look is the factorial analysis' one model of all runs at the seeds
+so far (augablate.factorial.effects_table, checked independently), tested against the
+alpha-spending boundaries with group-sequential Holm over the main effects; a small simulated
+null calibration."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from augablate.design import build_design
+from augablate.factorial import effects_table, primary_questions
+from augablate.sequential import (
+    HELPS,
+    HURTS,
+    INCONCLUSIVE,
+    NEGLIGIBLE,
+    OPEN,
+    Plan,
+    SequentialState,
+    decide_round,
+    nominal_levels,
+)
+from augablate.sequential_simulate import run_topup, simulate_factorial_topup
+from augablate.simulate import DEFAULT_TRANSFORMS, Scenario, simulate_design
+
+#: A 2^(4-1) design of resolution IV over four of the default transforms (8 design points).
+DESIGN = build_design(
+    ["rotation", "width_shift", "zoom", "horizontal_flip"], generators="a b c abc"
+)
+POINTS = DESIGN.variants(DEFAULT_TRANSFORMS)
+#: Seed-dominated runs (a run's luck is most of a main effect's uncertainty): seeds are the
+#: information the boundaries count, so added seeds settle what the first look cannot.
+SEEDY = Scenario(accuracy=0.8, image_sd=1.5, variant_image_sd=0.1, run_sd=0.3, churn_sd=0.5)
+
+
+def questions():
+    return primary_questions(DESIGN, DEFAULT_TRANSFORMS)
+
+
+def topped_up(planted, plan, images=200, seed=0):
+    scores = simulate_design(
+        SEEDY, DESIGN, plan.maximum_seeds, images, np.random.default_rng(seed), planted
+    )
+    state = run_topup(dict(zip(POINTS, scores, strict=True)), plan, questions=questions())
+    return state, scores
+
+
+def test_the_primary_questions_are_the_main_effects_with_their_weights():
+    found = primary_questions(DESIGN, DEFAULT_TRANSFORMS)
+    assert [q.name for q in found] == list(DESIGN.factors)
+    assert {q.kind for q in found} == {"main effect"}
+    rotation = found[0]
+    assert rotation.variants == POINTS  # every point informs every main effect
+    column = DESIGN.matrix[:, 0]
+    assert [rotation.weights[p] for p in POINTS] == pytest.approx(column / 4)
+    with_pairs = primary_questions(DESIGN, DEFAULT_TRANSFORMS, interactions_primary=True)
+    assert len(with_pairs) == 4 + 3  # 6 two-factor interactions in 3 aliased chains
+    assert {q.kind for q in with_pairs[4:]} == {"interaction"}
+
+
+def test_a_planted_main_effect_settles_once_its_information_is_enough():
+    """A 3-point main effect of rotation that 2 seeds per point cannot settle at the first look
+    (whose boundary spends almost nothing): rounds add seeds to every point, and it is found to
+    help at a later look; every look's statistics are effects_table's on the seeds so far."""
+    plan = Plan((1, 2), 2, 3, alpha=0.05, margin=0.01)
+    state, scores = topped_up({"rotation": 0.03}, plan)
+    rotation = state.questions[0]
+    assert rotation.status == HELPS and rotation.decided_at >= 1
+    assert rotation.history[0]["status"] == OPEN
+    last = rotation.history[-1]
+    assert last["p_value"] <= last["level"]
+    # none of the null main effects is called an effect
+    assert not {HELPS, HURTS} & {q.status for q in state.questions[1:]}
+    # the design stays balanced: every point has every round's seeds
+    assert {tuple(seeds) for seeds in state.seeds.values()} == {
+        tuple(range(1, plan.seeds_at(state.look) + 1))
+    }
+    # independently: effects_table (the fixed-sample analysis) on the seeds of each look
+    for row in rotation.history:
+        table = effects_table(scores[:, : row["seeds"]], DESIGN, margin=0.01).set_index("effect")
+        assert row["difference"] == pytest.approx(table.loc["rotation", "difference"], abs=1e-12)
+        assert row["p_value"] == pytest.approx(table.loc["rotation", "p_value"], rel=1e-9)
+        assert row["p_equivalence"] == pytest.approx(
+            table.loc["rotation", "p_equivalence"], rel=1e-9
+        )
+        # no difference claim was made before its own: the boundary of alpha / 4
+        assert row["level"] == pytest.approx(
+            nominal_levels(plan.fractions(row["look"]), 0.05 / 4)[-1], rel=1e-9
+        )
+    # the state survives its JSON form (what each round's file holds)
+    saved = json.dumps(state.as_dict())
+    again = SequentialState.from_dict(json.loads(saved))
+    assert json.dumps(again.as_dict()) == saved
+    assert again.noun == "effect"
+
+
+def test_null_effects_stay_open_or_become_negligible():
+    """No effect anywhere: at a margin the design reaches, the effects settle as negligible at
+    some look; at a margin out of its reach they stay open to the plan's end (inconclusive),
+    and every round has added seeds to every point. Neither is ever called helps or hurts."""
+    reachable = Plan((1, 2), 2, 3, alpha=0.05, margin=0.04)
+    state, _ = topped_up({}, reachable, seed=3)
+    assert set(state.verdicts().values()) == {NEGLIGIBLE}
+    unreachable = Plan((1, 2), 2, 2, alpha=0.05, margin=0.0005)
+    state, _ = topped_up({}, unreachable, seed=3)
+    assert set(state.verdicts().values()) == {INCONCLUSIVE}
+    assert state.look == 2 and all(len(s) == 6 for s in state.seeds.values())
+
+
+def test_an_effect_settled_passes_its_level_to_the_others():
+    """Group-sequential Holm over the main effects: until rotation's claim is made the other
+    effects' boundaries are those of alpha / 4, from the look at which it is made on (Holm's
+    step within that look, then every later one) those of alpha / 3; the equivalence family,
+    in which no claim is made, stays at alpha / 4."""
+    plan = Plan((1, 2), 2, 3, alpha=0.05, margin=0.0005)
+    state, _ = topped_up({"rotation": 0.10}, plan, seed=1)
+    rotation = state.questions[0]
+    assert rotation.status == HELPS and rotation.decided_at < state.look
+    assert state.made == {"difference": ["rotation"], "equivalence": []}
+    for question in state.questions[1:]:
+        assert question.status == OPEN and len(question.history) == state.look + 1
+        for row in question.history:
+            fractions = plan.fractions(row["look"])
+            remaining = 3 if row["look"] >= rotation.decided_at else 4
+            assert row["level"] == pytest.approx(nominal_levels(fractions, 0.05 / remaining)[-1])
+            assert row["level_equivalence"] == pytest.approx(
+                nominal_levels(fractions, 0.05 / 4, sides=1)[-1]
+            )
+
+
+def test_a_round_adds_every_design_point_and_the_budget_counts_the_whole_round():
+    plan = Plan((1, 2), 2, 3, alpha=0.05, margin=0.0005)
+    scores = simulate_design(SEEDY, DESIGN, 2, 100, np.random.default_rng(2))
+    state = SequentialState.of(plan, questions())
+    state.look_at(dict(zip(POINTS, scores, strict=True)))
+    assert all(q.status == OPEN for q in state.questions)
+    short = decide_round(state, 15)  # 8 points x 2 seeds = 16 trainings
+    assert short["variants"] == [] and short["trainings"] == 0
+    assert short["reason"] == "the next round needs 16 trainings and the budget allows 15 more"
+    assert all(seeds == [1, 2] for seeds in state.seeds.values())
+    paid = decide_round(state, 16)
+    assert paid == {"variants": POINTS, "seeds": [3, 4], "trainings": 16, "reason": ""}
+    assert all(seeds == [1, 2, 3, 4] for seeds in state.seeds.values())
+
+
+# A procedure whose family-wise rate is at most 5% exceeds BOUND false families of STUDIES
+# with chance below 1/1000 (binomial tail): the test fails falsely less than once in 1000.
+STUDIES = 150
+BOUND = int(stats.binom.isf(1e-3, STUDIES, 0.05))
+
+
+def test_null_factorial_topups_keep_the_familywise_rate():
+    """Small calibration: null factorial studies in the seed-dominated scenario (where seeds
+    are the information the boundaries count, as they assume), 2 seeds and 3 rounds of 1 (4
+    looks): false helps / hurts verdicts over the 4 main effects in at most BOUND studies."""
+    rng = np.random.default_rng(20261201)
+    plan = Plan((1, 2), 1, 3, alpha=0.05, margin=0.0005)
+    false = 0
+    for _ in range(STUDIES):
+        found = simulate_factorial_topup(SEEDY, DESIGN, plan, 30, rng)
+        false += any(v in (HELPS, HURTS) for v in found["verdicts"].values())
+    assert false <= BOUND, (false, BOUND)
