@@ -2,9 +2,11 @@
 primary effect is open, each look is the factorial analysis' one model of all runs at the seeds
 so far (augablate.factorial.effects_table, checked independently), tested against the
 alpha-spending boundaries with group-sequential Holm over the main effects; a small simulated
-null calibration."""
+null calibration; and `snakemake ... until_conclusive` on a 2^(3-1) design at smoke scale."""
 
 import json
+import math
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +148,70 @@ def test_a_round_adds_every_design_point_and_the_budget_counts_the_whole_round()
     assert all(seeds == [1, 2, 3, 4] for seeds in state.seeds.values())
 
 
+def test_factorial_rounds_are_trained_in_the_studys_groups_and_reported_as_effects():
+    """A factorial round's jobs are the study's groups of design points (named like its
+    jobs); the report's top-up section speaks of effects and design points."""
+    from augablate.jobs import training_jobs
+    from augablate.topup import report_lines, topup_jobs
+
+    config = {
+        "variants": POINTS,
+        "train": {"seeds": [1, 2]},
+        "design": {"type": "factorial"},
+        "resources": {"variants_per_job": 4, "seeds_per_job": 2},
+    }
+    plan = Plan((1, 2), 2, 1, alpha=0.05, margin=0.0005)
+    scores = simulate_design(SEEDY, DESIGN, 2, 100, np.random.default_rng(2))
+    state = SequentialState.of(plan, questions())
+    state.look_at(dict(zip(POINTS, scores, strict=True)))
+    added = decide_round(state, math.inf)
+    rows = [{"effect": q.name, "kind": q.kind, **q.history[-1]} for q in state.questions]
+    record = {
+        "round": 0,
+        "look": rows,
+        "added": added,
+        "trainings_added": 16,
+        "reason": "",
+        "finished": False,
+        "state": state.as_dict(),
+    }
+    study = [name.split("_")[0] for name in training_jobs(config)]
+    jobs = topup_jobs(config, [record])
+    assert [name.split("_")[0] for name in jobs] == study
+    assert all(name.endswith("_seeds-3-4") for name in jobs)
+    assert sorted(run for job in jobs.values() for run in job.runs()) == sorted(
+        (p, s) for p in POINTS for s in (3, 4)
+    )
+    text = "\n".join(report_lines([record]))
+    assert "seeds for every design point, while any primary effect is still inconclusive" in text
+    assert "each look tests both claims of every open effect" in text
+    assert "2 seeds per design point" in text
+    assert "Added seeds 3, 4 for all 8 design points (16 trainings, 16 added in all)." in text
+    assert "Still open: `rotation` (difference" in text
+
+
+def test_a_topped_up_main_effect_is_not_worded_with_a_fixed_sample_p_value():
+    """The report's main-effects table and sentences for a topped-up study: the Holm column
+    empty, the sentence naming the alpha-spending boundaries."""
+    import pandas as pd
+
+    from augablate.report import factorial_lines
+
+    scores = simulate_design(SEEDY, DESIGN, 4, 100, np.random.default_rng(4), {"rotation": 0.1})
+    table = effects_table(scores, DESIGN, margin=0.03)
+    fixed = "\n".join(factorial_lines(table, DESIGN.how, 8, 4))
+    assert "Holm-corrected together" in fixed and "Holm-adjusted p" in fixed
+    primary = table["primary"].astype(bool)
+    topped = table.copy()
+    topped.loc[primary, ["p_holm", "p_equivalence_holm"]] = float("nan")
+    topped.loc[primary, "verdict"] = ["helps", "negligible", "inconclusive", "negligible"]
+    text = "\n".join(factorial_lines(pd.DataFrame(topped), DESIGN.how, 8, 4))
+    assert "Holm-adjusted" not in text and "Holm-corrected together" not in text
+    assert "group-sequential Holm" in text
+    assert "decided at the top-up's alpha-spending boundaries): **helps**" in text
+    assert "not settled at the top-up's alpha-spending boundaries): **inconclusive" in text
+
+
 # A procedure whose family-wise rate is at most 5% exceeds BOUND false families of STUDIES
 # with chance below 1/1000 (binomial tail): the test fails falsely less than once in 1000.
 STUDIES = 150
@@ -163,3 +229,75 @@ def test_null_factorial_topups_keep_the_familywise_rate():
         found = simulate_factorial_topup(SEEDY, DESIGN, plan, 30, rng)
         false += any(v in (HELPS, HURTS) for v in found["verdicts"].values())
     assert false <= BOUND, (false, BOUND)
+
+
+@pytest.mark.slow
+def test_until_conclusive_tops_up_every_design_point_of_a_factorial_study(tmp_path):
+    """A 2^(3-1) design (4 points x 2 seeds in 2 jobs) at smoke scale, one planned round of 2
+    seeds with a budget of exactly one round: round 0 leaves the effects open (its boundary
+    spends almost nothing), the round trains seeds 3 and 4 of every point in the study's groups,
+    round 1 ends the plan, the tables and report carry the procedure's verdicts, nothing
+    finished is retrained and a dry run afterwards schedules nothing."""
+    import pandas as pd
+    import yaml
+    from conftest import REPO, job_stats, run_snakemake
+
+    study = tmp_path / "factorial-topup.yaml"
+    study.write_text(
+        yaml.safe_dump(
+            {
+                "design": {
+                    "type": "factorial",
+                    "transforms": ["rotation", "zoom", "horizontal_flip"],
+                    "generators": "a b ab",
+                },
+                "resources": {"variants_per_job": 2, "seeds_per_job": 2},
+                "topup": {"rounds": 1, "seeds_per_round": 2, "max_trainings": 8},
+            }
+        )
+    )
+    smoke = str(REPO / "config" / "smoke.yaml")
+
+    def snakemake(*args):
+        result = run_snakemake(
+            tmp_path, *args, "--cores", "2", "--configfile", smoke, str(study), timeout=900
+        )
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        return result
+
+    done = snakemake("until_conclusive")
+    first = json.loads((tmp_path / "results/topup/round-0.json").read_text())
+    points = ["horizontal_flip", "zoom", "rotation", "rotation+zoom+horizontal_flip"]
+    assert set(first["verdicts"]) == {"rotation", "zoom", "horizontal_flip"}
+    assert [row["effect"] for row in first["look"]] == ["rotation", "zoom", "horizontal_flip"]
+    assert first["added"] == {"variants": points, "seeds": [3, 4], "trainings": 8, "reason": ""}
+    trained = re.findall(r"wildcards: job=(\S+)", done.stdout + done.stderr)  # rule train's
+    assert sorted(trained) == sorted(
+        f"{group}_seeds-{seeds}"
+        for group in ("horizontal_flip-to-zoom", "rotation-to-rotation+zoom+horizontal_flip")
+        for seeds in ("1-2", "3-4")
+    )  # the round's jobs are the study's groups, each trained once
+    last = json.loads((tmp_path / "results/topup/round-1.json").read_text())
+    assert last["finished"] and last["trainings_added"] == 8
+    assert last["reason"] == "the plan's last look (1 round) is done"
+    assert {row["seeds"] for row in last["look"]} == {4}
+    runs = pd.read_csv(tmp_path / "results/tables/runs.csv")
+    assert runs.groupby("variant")["seed"].apply(sorted).to_dict() == {
+        point: [1, 2, 3, 4] for point in points
+    }
+    effects = pd.read_csv(tmp_path / "results/tables/effects.csv").set_index("effect")
+    main = effects[effects["primary"]]
+    assert main["verdict"].to_dict() == last["verdicts"]
+    assert main["seeds"].eq(4).all() and main["p_holm"].isna().all()
+    for row in last["look"]:  # the last look is the table's model of all 16 runs
+        assert row["difference"] == pytest.approx(main.loc[row["effect"], "difference"])
+        assert row["p_value"] == pytest.approx(main.loc[row["effect"], "p_value"])
+    report = (tmp_path / "results/report.md").read_text()
+    assert "## Top-up: seeds where the answer was open" in report
+    assert "Added seeds 3, 4 for all 4 design points (8 trainings, 8 added in all)." in report
+    assert "4 design points x 4 seeds = 16 trainings" in report
+    assert "Holm-adjusted" not in report.split("### Two-factor")[0]
+    # done: a dry run schedules nothing, with the top-up's target or the default one
+    for target in ([], ["until_conclusive"]):
+        again = snakemake("-n", *target)
+        assert job_stats(again.stdout) == {}, again.stdout[-2000:]

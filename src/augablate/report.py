@@ -804,6 +804,13 @@ def factorial_lines(
     main = effects[effects["kind"] == "main effect"]
     pairs = effects[effects["kind"] == "interaction"]
     primary = effects[effects["primary"].astype(bool)]
+    # a top-up's verdicts: their fixed-sample Holm p-values left out (augablate.topup)
+    topped_up = not primary.empty and primary["p_holm"].isna().all()
+    corrected = (
+        "their verdicts the top-up's, at alpha-spending boundaries with group-sequential Holm"
+        if topped_up
+        else "Holm-corrected together"
+    )
     lines = [
         "## Factorial design: main effects and interactions",
         "",
@@ -813,7 +820,7 @@ def factorial_lines(
         "averaged over the other transforms' settings. Intervals are over seeds and "
         "validation images, from one model of all runs.",
         "",
-        f"### Main effects ({plural(len(primary), 'effect')}, Holm-corrected together)",
+        f"### Main effects ({plural(len(primary), 'effect')}, {corrected})",
         "",
         table(
             [
@@ -896,10 +903,11 @@ def _main_effect_sentence(row: Mapping) -> str:
     aliased = (
         f" It is aliased with {_aliases(row)}: the number is their sum." if _aliases(row) else ""
     )
+    column = "p_equivalence_holm" if row["verdict"] == "negligible" else "p_holm"
     return (
         f"`{row['effect']}`, averaged over the other transforms' settings, changed validation "
-        f"accuracy by {points(row['difference'])} points ({ci}; Holm-adjusted "
-        f"{p_is(row['p_holm'])}): **{words}**.{aliased}"
+        f"accuracy by {points(row['difference'])} points ({ci}; {holm_text(row, column)}): "
+        f"**{words}**.{aliased}"
     )
 
 

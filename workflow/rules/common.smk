@@ -125,20 +125,23 @@ RUNS = study_runs(TRAINING_JOBS, VARIANTS, SEEDS)
 
 
 #: Whether the study is grown by the sequential top-up (topup.rounds above 0; workflow/rules/
-#: topup.smk): its rounds add training jobs of one variant each, named like the others.
+#: topup.smk): its rounds add training jobs of one variant each (a factorial study's: the
+#: study's groups of design points), named like the others.
 TOPUP = topup_active(config)
-if TOPUP and config["design"]["type"] == "factorial":
-    raise WorkflowError(
-        "config key 'topup.rounds' (a sequential top-up) works with the one-at-a-time design "
-        "only; set design.type to one-at-a-time or topup.rounds to 0"
-    )
+
+
+#: A variant's name in a job's name (a top-up's jobs: a variant or a group of them).
+VARIANT_PATTERN = "|".join(re.escape(v) for v in VARIANTS)
 
 
 wildcard_constraints:
     job="|".join(
         [re.escape(job) for job in TRAINING_JOBS]
         + (
-            [f"(?:{'|'.join(re.escape(v) for v in VARIANTS)})_seeds?-[0-9][-0-9to]*"]
+            [
+                f"(?:{VARIANT_PATTERN})(?:-to-(?:{VARIANT_PATTERN}))?"
+                "_seeds?-[0-9][-0-9to]*"
+            ]
             if TOPUP
             else []
         )

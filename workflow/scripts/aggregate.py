@@ -43,15 +43,27 @@ def study_contrasts(table):
     )
 
 
-contrasts = study_contrasts(images)
+sequential = {}
 if snakemake.params.topup:  # a topped-up study: the primary verdicts are the sequential ones
     with open(snakemake.input.rounds[-1]) as handle:
         sequential = json.load(handle)["verdicts"]
-    primary = contrasts["primary"].astype(bool)
-    names = contrasts["variant"] + " vs " + contrasts["baseline"]
-    contrasts.loc[primary, "verdict"] = names[primary].map(sequential)
-    # their fixed-sample Holm p-values did not decide them (and would contradict them): left out
-    contrasts.loc[primary, ["p_holm", "p_equivalence_holm"]] = float("nan")
+
+
+def with_sequential_verdicts(table, names):
+    """The primary rows' verdicts from the top-up (``names``: their questions' names); their
+    fixed-sample Holm p-values did not decide them (and could contradict them): left out."""
+    if not sequential:
+        return table
+    primary = table["primary"].astype(bool)
+    table.loc[primary, "verdict"] = names[primary].map(sequential)
+    table.loc[primary, ["p_holm", "p_equivalence_holm"]] = float("nan")
+    return table
+
+
+contrasts = study_contrasts(images)
+contrasts = with_sequential_verdicts(
+    contrasts, contrasts["variant"] + " vs " + contrasts["baseline"]
+)
 pairs = analysis.contrast_pairs(images["variant"].unique())
 logging.info(
     "%d runs, %d distinct validation images, %d contrasts (%d primary)",
@@ -83,4 +95,5 @@ if design is not None:  # a factorial study: its main effects and interactions
         margin=params["equivalence_margin"] / 100,
         interactions_primary=study["design"]["interactions_primary"],
     )
+    effects = with_sequential_verdicts(effects, effects["effect"])
 atomic_write_csv(outputs.effects, effects)

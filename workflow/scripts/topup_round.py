@@ -1,6 +1,7 @@
 """One round of the sequential top-up (rule topup_round): look at the study's runs so far,
 settle what the boundaries allow, and name the seeds the next round adds (augablate.sequential,
-augablate.topup)."""
+augablate.topup). The questions are the primary contrasts, or a factorial study's primary
+effects (augablate.factorial.primary_questions)."""
 
 import json
 import math
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from augablate import analysis
+from augablate.design import design_from_config
+from augablate.factorial import primary_questions
 from augablate.io import atomic_write_text
 from augablate.logs import log_to_file
 from augablate.protocol import RUN_FILES
@@ -32,8 +35,15 @@ else:
         settings["alpha"],
         settings["equivalence_margin"] / 100,
     )
-    pairs = analysis.contrast_pairs(settings["variants"])
-    state = SequentialState.start(plan, [(p.variant, p.baseline) for p in pairs if p.primary])
+    design = design_from_config(settings, settings.get("enabled", ()))
+    if design is None:  # one-at-a-time: the primary contrasts
+        pairs = analysis.contrast_pairs(settings["variants"])
+        state = SequentialState.start(plan, [(p.variant, p.baseline) for p in pairs if p.primary])
+    else:  # factorial: the primary effects, each weighing every design point
+        questions = primary_questions(
+            design, settings["enabled"], settings["design"]["interactions_primary"]
+        )
+        state = SequentialState.of(plan, questions)
     used = 0
 # the open variants' runs at this look, over the seeds each has so far
 wanted = {(v, s) for v in state.open_variants() for s in state.seeds[v]}
@@ -51,10 +61,15 @@ common = sorted(set.intersection(*(set(t.columns) for t in tables.values())))
 state.look_at({v: tables[v].loc[state.seeds[v], common].to_numpy(float) for v in tables})
 budget = budget_trainings({"topup": settings}, float(np.median(seconds)))
 added = decide_round(state, budget - used)
-rows = [
-    {"contrast": c.name, "variant": c.variant, "baseline": c.baseline, **c.history[-1]}
-    for c in state.contrasts
-    if c.history and c.history[-1]["look"] == state.look
+rows = [  # the questions open at this look: a contrast with its variants, or an effect
+    (
+        {"contrast": q.name, "variant": q.variant, "baseline": q.baseline}
+        if state.noun == "contrast"
+        else {"effect": q.name, "kind": q.kind}
+    )
+    | q.history[-1]
+    for q in state.questions
+    if q.history and q.history[-1]["look"] == state.look
 ]
 record = {
     "round": round_,
