@@ -17,7 +17,21 @@ synthetic seed-dominated one, both from ``benchmarks/calibration.json``):
   look (the finished study) and by the end, and the trainings the top-up added against adding
   the same rounds' seeds to every variant and against the whole plan for every variant.
 
+A factorial scenario (``--factorial``: run alone, it updates the JSON's ``factorial`` key):
+studies of the 2^(6-2) design of ``config/factorial.yaml`` (16 points, resolution IV) from 2
+seeds, topped up by the same kind of plan (2 seeds a round to every design point while a main
+effect is open, at most 3 rounds: at most 8 seeds), each look the factorial analysis' one model
+of all runs with the same boundaries and group-sequential Holm over the 6 main effects; in the
+"like digits" factorial scenario (image effects per transform, ``benchmarks/
+factorial_calibration.json``) and the synthetic seed-dominated one. Null studies: per-test and
+family-wise false-positive rates (and the naive repeated test's); studies with rotation's main
+effect planted at +3 points (the margin): how often it is found, wrongly called negligible, and
+the trainings used, against the fixed design's 32 trainings (its verdict from the same runs at 2
+seeds) and the whole plan's 128 (at 8 seeds).
+
     .venv/bin/python benchmarks/sequential_calibration.py --json benchmarks/sequential_calibration.json
+    .venv/bin/python benchmarks/sequential_calibration.py --factorial --studies 800 --naive 200 \
+        --planted 300
 """
 
 from __future__ import annotations
@@ -32,8 +46,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from augablate.design import build_design
 from augablate.sequential import HELPS, HURTS, NEGLIGIBLE, Plan
-from augablate.sequential_simulate import simulate_topup
+from augablate.sequential_simulate import simulate_factorial_topup, simulate_topup
 from augablate.simulate import DEFAULT_TRANSFORMS, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -42,8 +57,22 @@ INITIAL_SEEDS, SEEDS_PER_ROUND, ROUNDS = (1, 2, 3), 2, 3
 SCENARIOS = ("like digits", "synthetic: seed-dominated")
 
 
-def plan(boundary: str = "obrien-fleming") -> Plan:
-    return Plan(INITIAL_SEEDS, SEEDS_PER_ROUND, ROUNDS, ALPHA, MARGIN, boundary)
+def plan(boundary: str = "obrien-fleming", initial_seeds=INITIAL_SEEDS) -> Plan:
+    return Plan(initial_seeds, SEEDS_PER_ROUND, ROUNDS, ALPHA, MARGIN, boundary)
+
+
+#: The factorial study of config/factorial.yaml: 2^(6-2) of resolution IV from 2 seeds.
+FACTORIAL_DESIGN = build_design(DEFAULT_TRANSFORMS, resolution=4)
+FACTORIAL_SEEDS = (1, 2)
+#: Its scenarios: the one fitted to the default study with each transform's own change of
+#: single images (factorial_calibration.json), and the seed-dominated one (calibration.json).
+FACTORIAL_SCENARIOS = {
+    "like digits (image effects per transform)": (
+        "factorial_calibration.json",
+        "image effects per transform",
+    ),
+    "synthetic: seed-dominated": ("calibration.json", "synthetic: seed-dominated"),
+}
 
 
 def clopper_pearson(count: int, total: int) -> list[float]:
@@ -163,20 +192,130 @@ def run(studies: int, naive: int, planted: int, seed: int) -> dict:
     return out
 
 
+def share(results: list[dict], test) -> dict:
+    """How many of ``results`` pass ``test``, with the 95% Clopper-Pearson interval."""
+    count = sum(bool(test(r)) for r in results)
+    return {"rate": count / len(results), "ci": clopper_pearson(count, len(results))}
+
+
+def factorial_run(studies: int, naive: int, planted: int, seed: int) -> dict:
+    """The factorial scenario (see the module's docstring): per scenario the null studies'
+    false-positive rates beside the naive repeated test's and the fixed design's, and the
+    planted studies' power and trainings against the fixed design and the whole plan."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, (source, key) in FACTORIAL_SCENARIOS.items():
+        started = time.time()
+        found = json.loads((HERE / source).read_text())["scenarios"][key]
+        fields = {
+            field: tuple(value) if isinstance(value, list) else value
+            for field, value in found["scenario"].items()
+        }
+        scenario, images = Scenario(**fields), found["images"]
+
+        def simulate(
+            count, boundary="obrien-fleming", effects=None, scenario=scenario, images=images
+        ):
+            procedure = plan(boundary, FACTORIAL_SEEDS)
+            return [
+                simulate_factorial_topup(
+                    scenario, FACTORIAL_DESIGN, procedure, images, rng, effects
+                )
+                for _ in range(count)
+            ]
+
+        null = simulate(studies)
+        naive_null = simulate(naive, "fixed")
+        effect = simulate(planted, effects={"rotation": EFFECT})
+
+        def rotation(results, verdict, key="verdicts"):
+            return share(results, lambda r: r[key]["rotation"] == verdict)
+
+        out[name] = {
+            "scenario": scenario.as_dict(),
+            "source": f"benchmarks/{source}: {key}",
+            "images": images,
+            "null": {
+                **null_rates(null),
+                # the fixed design's verdicts from the same runs at its 2 seeds
+                "fixed_design_familywise": share(
+                    null, lambda r: {HELPS, HURTS} & set(r["fixed_initial_verdicts"].values())
+                ),
+            },
+            "null_naive_fixed_level": null_rates(naive_null),
+            "planted": {
+                "studies": len(effect),
+                "effect_points": 100 * EFFECT,
+                "found_at_first_look": share(
+                    effect,
+                    lambda r: (
+                        r["verdicts"]["rotation"] == HELPS and r["stopped_at"]["rotation"] == 0
+                    ),
+                ),
+                "found_by_the_end": rotation(effect, HELPS),
+                "wrong_direction": rotation(effect, HURTS),
+                "called_negligible_at_the_margin": rotation(effect, NEGLIGIBLE),
+                "fixed_design_found": rotation(effect, HELPS, "fixed_initial_verdicts"),
+                "whole_plan_found": rotation(effect, HELPS, "fixed_maximum_verdicts"),
+                **trainings(effect),
+            },
+            "seconds": time.time() - started,
+        }
+        print(name, json.dumps(out[name]["null"]), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--studies", type=int, default=1000, help="null studies per scenario")
     parser.add_argument("--naive", type=int, default=300, help="null studies, naive procedure")
     parser.add_argument("--planted", type=int, default=400, help="studies per planted case")
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument(
+        "--factorial",
+        action="store_true",
+        help="the factorial scenario only: update the JSON's 'factorial' key",
+    )
     parser.add_argument("--json", type=Path, default=HERE / "sequential_calibration.json")
     args = parser.parse_args()
     started = time.time()
+    counts = f"--studies {args.studies} --naive {args.naive} --planted {args.planted}"
+    machine = {
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    previous = json.loads(args.json.read_text()) if args.json.is_file() else {}
+    if args.factorial:
+        results = factorial_run(args.studies, args.naive, args.planted, args.seed)
+        record = {
+            **previous,
+            "factorial": {
+                "command": f"benchmarks/sequential_calibration.py --factorial {counts} "
+                f"--seed {args.seed}",
+                "design": FACTORIAL_DESIGN.how,
+                "design_points": FACTORIAL_DESIGN.runs,
+                "plan": {
+                    "initial_seeds": list(FACTORIAL_SEEDS),
+                    "seeds_per_round": SEEDS_PER_ROUND,
+                    "rounds": ROUNDS,
+                    "alpha": ALPHA,
+                    "margin_points": 100 * MARGIN,
+                    "boundary": "Lan-DeMets O'Brien-Fleming-type spending, group-sequential "
+                    "Holm over the 6 main effects; every design point gets every round's seeds",
+                },
+                "scenarios": results,
+                "seconds": time.time() - started,
+                # the process' own CPU time: the wall time includes the shared machine's load
+                "cpu_seconds": time.process_time(),
+                **machine,
+                "load_average_at_end": os.getloadavg()[0],
+            },
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        return
     results = run(args.studies, args.naive, args.planted, args.seed)
     record = {
-        "command": "benchmarks/sequential_calibration.py "
-        + f"--studies {args.studies} --naive {args.naive} --planted {args.planted} "
-        + f"--seed {args.seed}",
+        "command": f"benchmarks/sequential_calibration.py {counts} --seed {args.seed}",
         "plan": {
             "initial_seeds": list(INITIAL_SEEDS),
             "seeds_per_round": SEEDS_PER_ROUND,
@@ -188,9 +327,9 @@ def main() -> None:
         "transforms": list(DEFAULT_TRANSFORMS),
         "scenarios": results,
         "seconds": time.time() - started,
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
+        **machine,
         "load_average_at_end": os.getloadavg()[0],
+        **({"factorial": previous["factorial"]} if "factorial" in previous else {}),
     }
     args.json.write_text(json.dumps(record, indent=1) + "\n")
 

@@ -231,6 +231,42 @@ def test_null_factorial_topups_keep_the_familywise_rate():
     assert false <= BOUND, (false, BOUND)
 
 
+def test_the_docs_quote_the_factorial_calibration_json():
+    """docs/statistics.md's factorial top-up table is the JSON's, and under no effect the
+    family-wise rate is within the nominal 5% up to its Monte Carlo error in every scenario."""
+    from conftest import REPO
+
+    from augablate.sequential_simulate import factorial_calibration_markdown
+
+    found = json.loads((REPO / "benchmarks" / "sequential_calibration.json").read_text())
+    factorial = found["factorial"]
+    page = (REPO / "docs" / "statistics.md").read_text()
+    assert factorial_calibration_markdown(factorial) in page
+    assert factorial["command"] in page
+    for scenario in factorial["scenarios"].values():
+        assert scenario["null"]["familywise_false_positive_rate_ci"][0] <= 0.05
+    # the paragraph's numbers are the JSON's
+    digits = factorial["scenarios"]["like digits (image effects per transform)"]
+    seedy = factorial["scenarios"]["synthetic: seed-dominated"]
+    words = " ".join(page.split())
+    for quoted in (
+        f"{100 * digits['null']['familywise_false_positive_rate']:.1f}% like digits and "
+        f"{100 * seedy['null']['familywise_false_positive_rate']:.1f}% seed-dominated",
+        f"gives {100 * digits['null_naive_fixed_level']['familywise_false_positive_rate']:.1f}% "
+        f"and {100 * seedy['null_naive_fixed_level']['familywise_false_positive_rate']:.1f}%",
+        f"helps in {100 * digits['planted']['found_at_first_look']['rate']:.1f}% of studies",
+        f"adds {digits['null']['added_trainings_mean']:.1f} trainings on average under the null "
+        f"and {digits['planted']['added_trainings_mean']:.1f} with the planted effect",
+        f"found by the end in {100 * seedy['planted']['found_by_the_end']['rate']:.1f}%",
+        f"find it in {100 * seedy['planted']['fixed_design_found']['rate']:.1f}% (the whole "
+        f"plan's 128 in {100 * seedy['planted']['whole_plan_found']['rate']:.1f}%), with "
+        f"{seedy['planted']['added_trainings_mean']:.1f} trainings added",
+        f"negligible in {100 * seedy['planted']['called_negligible_at_the_margin']['rate']:.1f}%",
+        f"({factorial['seconds']:.0f} s, {factorial['cpu_seconds']:.0f} s of it on the CPU",
+    ):
+        assert quoted in words, quoted
+
+
 @pytest.mark.slow
 def test_until_conclusive_tops_up_every_design_point_of_a_factorial_study(tmp_path):
     """A 2^(3-1) design (4 points x 2 seeds in 2 jobs) at smoke scale, one planned round of 2

@@ -186,3 +186,57 @@ def calibration_markdown(results: Mapping) -> str:
             + " |"
         )
     return "\n".join(rows)
+
+
+def factorial_calibration_markdown(results: Mapping) -> str:
+    """The factorial top-up's calibration table of docs/statistics.md from the ``factorial`` key
+    of ``benchmarks/sequential_calibration.json`` (tests/test_factorial_topup.py checks the page
+    holds it): per scenario, the null studies' false-positive rates with their 95% Monte Carlo
+    intervals beside the naive repeated test's and the fixed design's, and a planted 3-point
+    main effect's power against the fixed design's and the whole plan's, with the trainings
+    each used."""
+
+    def rate(found: Mapping, key: str) -> str:
+        low, high = found[f"{key}_ci"]
+        return f"{100 * found[key]:.1f} ({100 * max(low, 0):.1f}-{100 * high:.1f})"
+
+    def share(found: Mapping) -> str:
+        low, high = found["ci"]
+        return f"{100 * found['rate']:.1f} ({100 * low:.1f}-{100 * high:.1f})"
+
+    header = [
+        "scenario",
+        "per test (%)",
+        "worst effect (%)",
+        "family-wise (%)",
+        "naive repeated test: family-wise (%)",
+        "fixed design, 2 seeds: family-wise (%)",
+        "3-point effect found: first look / by the end (%)",
+        "found by the fixed design / the whole plan (%)",
+        "called negligible at the margin (%)",
+        "trainings added, mean: null / planted (fixed design 32; whole plan +96)",
+    ]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, found in results["scenarios"].items():
+        null, planted = found["null"], found["planted"]
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    rate(null, "false_positive_rate_per_test"),
+                    rate(null, "false_positive_rate_worst_contrast"),
+                    rate(null, "familywise_false_positive_rate"),
+                    rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
+                    share(null["fixed_design_familywise"]),
+                    f"{share(planted['found_at_first_look'])} / "
+                    f"{share(planted['found_by_the_end'])}",
+                    f"{share(planted['fixed_design_found'])} / "
+                    f"{share(planted['whole_plan_found'])}",
+                    share(planted["called_negligible_at_the_margin"]),
+                    f"{null['added_trainings_mean']:.1f} / {planted['added_trainings_mean']:.1f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(rows)
