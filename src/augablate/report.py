@@ -610,10 +610,19 @@ def build_report(
     order = variant_order(runs["variant"])
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     if effects is not None and not effects.empty:  # a factorial study answers by its effects
-        lines += factorial_lines(effects, design_text, len(order), len(seeds), alias_chains)
+        lines += factorial_lines(
+            effects, design_text, len(order), len(seeds), alias_chains, analysis.get("alpha", 0.05)
+        )
+    factorial = effects is not None and not effects.empty
     last_k = analysis.get("last_k", 5)
     lines += answer_section(
-        contrasts, variants, floor, power, seeds, last_k, rising_variants(convergence)
+        contrasts,
+        variants,
+        floor,
+        {} if factorial else power,  # a factorial study's power is its main effects'
+        seeds,
+        last_k,
+        rising_variants(convergence),
     )
     lines += convergence_lines(convergence, last_k)
     lines += endpoint_lines(endpoint, last_k)
@@ -637,11 +646,14 @@ def build_report(
     lines += ["- " + s for s in overfitting_sentences(variants)]
     lines += ["", overfitting_table(variants), ""]
     lines += dose_response_lines(dose_response)
-    lines += methods_lines(
-        analysis.get("alpha", 0.05),
-        analysis.get("equivalence_margin", 1.0) / 100,
-        contrasts[contrasts["primary"].astype(bool)],
-    )
+    if factorial:
+        lines += factorial_methods_lines(analysis.get("alpha", 0.05), effects)
+    else:
+        lines += methods_lines(
+            analysis.get("alpha", 0.05),
+            analysis.get("equivalence_margin", 1.0) / 100,
+            contrasts[contrasts["primary"].astype(bool)],
+        )
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({path})", ""]
@@ -796,6 +808,7 @@ def factorial_lines(
     runs: int,
     seeds: int,
     alias_chains: Sequence[str] = (),
+    alpha: float = 0.05,
 ) -> list[str]:
     """The factorial design's answer: main effects with verdicts (the primary family), the
     two-factor interactions and the alias structure, in words."""
@@ -812,6 +825,8 @@ def factorial_lines(
         "main effect is the mean accuracy of the runs with it on minus the mean with it off, "
         "averaged over the other transforms' settings. Intervals are over seeds and "
         "validation images, from one model of all runs.",
+        "",
+        effects_summary(primary),
         "",
         f"### Main effects ({plural(len(primary), 'effect')}, Holm-corrected together)",
         "",
@@ -840,7 +855,9 @@ def factorial_lines(
     ]
     for _, row in main.iterrows():
         lines.append(f"- {_main_effect_sentence(row)}")
-    lines += ["", "### Two-factor interactions (descriptive)", ""]
+    lines += [""]
+    lines += [line for text in effects_power_lines(primary, alpha) for line in (text, "")]
+    lines += ["### Two-factor interactions (descriptive)", ""]
     if pairs.empty:
         lines += ["This design estimates no two-factor interaction.", ""]
     else:
@@ -888,6 +905,102 @@ def factorial_lines(
     else:
         lines += ["The full design: every effect is estimated clear of every other.", ""]
     return lines
+
+
+def effects_summary(primary: pd.DataFrame) -> str:
+    """One line: which main effects got which verdict."""
+    parts = []
+    for verdict in ("helps", "hurts", "negligible", "inconclusive", "single seed", "untestable"):
+        chosen = primary[primary["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
+        names = ", ".join(f"`{effect}`" for effect in chosen["effect"])
+        parts.append(f"**{words[0].upper() + words[1:]}**: {names}.")
+    return "In short, averaged over the other transforms' settings: " + " ".join(parts)
+
+
+def effects_power_lines(primary: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """What the design can show: the primary effects' median MDE with its interval, and the
+    narrowest equivalence margin within reach (and whether the study's margin is)."""
+    if primary.empty or "smallest_margin" not in primary:
+        return []
+    reach = primary.dropna(subset=["minimum_detectable_effect", "smallest_margin"])
+    if reach.empty:
+        return []
+    median = {
+        column: float(reach[column].median()) * 100
+        for column in (
+            "minimum_detectable_effect",
+            "minimum_detectable_effect_ci_low",
+            "minimum_detectable_effect_ci_high",
+            "smallest_margin",
+        )
+    }
+    level = alpha / len(primary)
+    lines = [
+        f"Power: from one model of all runs (the run part with {reach['df'].median():g} degrees "
+        f"of freedom), a main effect detects a true difference of "
+        f"{median['minimum_detectable_effect']:.1f} points (95% CI "
+        f"{median['minimum_detectable_effect_ci_low']:.1f} to "
+        f"{median['minimum_detectable_effect_ci_high']:.1f}; median over "
+        f"{plural(len(reach), 'main effect')}) with 80% power at Holm's strictest level "
+        f"(alpha = {level:.4f}). The narrowest equivalence margin it establishes with 80% power "
+        f"when the true effect is 0 is ±{median['smallest_margin']:.1f} points."
+    ]
+    margin = float(primary["margin"].iloc[0])
+    if median["smallest_margin"] > margin * 100:
+        lines.append(
+            f"The equivalence margin of this study, {margin_text(margin)} "
+            '(`analysis.equivalence_margin`), is narrower than that: "no effect larger than '
+            f'{margin_text(margin)}" is out of its reach, so its verdicts are, in practice, an '
+            "effect or inconclusive."
+        )
+    return lines
+
+
+def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
+    primary = effects[effects["primary"].astype(bool)]
+    margin = float(primary["margin"].iloc[0]) if len(primary) else math.nan
+    methods = ", ".join(sorted(set(effects["method"].dropna().astype(str)))) or "none"
+    df = ", ".join(f"{value:g}" for value in sorted(set(effects["df"].dropna().round(2))))
+    return [
+        "## How the numbers were made",
+        "",
+        "- Each main effect and interaction is a contrast of the design points' mean per-image "
+        "scores (the runs with it on against the runs with it off). Its 95% CI and p-value "
+        "count both sources of sampling: the run part (how much runs vary, from one model of "
+        f"all runs: {methods}, {df} degrees of freedom) and the image part (systematic "
+        "per-image effects, from the two-way ANOVA of the seeds x images table of the "
+        "contrast). With one seed only images are sampled, and the intervals say so.",
+        f"- Verdicts: the {plural(len(primary), 'main effect')} are one family; Holm's "
+        f"correction holds its family-wise error at {alpha:g}, once for the difference tests "
+        f"(helps / hurts) and once for the equivalence tests against {margin_text(margin)} "
+        "(two one-sided tests: no effect larger than the margin). An effect neither test "
+        "decides is inconclusive. The interactions and the contrasts between design points "
+        "are descriptive (unadjusted p-values).",
+        "- Definitions of every metric and test: `config/README.md` of the workflow.",
+        "",
+    ]
+
+
+def effects_in_brief(effects: pd.DataFrame) -> str:
+    """The main effects' verdicts in one paragraph, each with its 95% CI (the README quotes a
+    committed factorial study's with this, and a test regenerates it from its table)."""
+    primary = effects[effects["primary"].astype(bool)]
+    parts = []
+    for verdict in ("helps", "hurts", "negligible", "inconclusive"):
+        chosen = primary[primary["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
+        named = [
+            f"`{row['effect']}` ({points(row['difference'])} points, 95% CI "
+            f"{interval_text(row['ci_low'], row['ci_high'])})"
+            for _, row in chosen.iterrows()
+        ]
+        parts.append(f"**{words}**: {', '.join(named)}")
+    return "; ".join(parts) + "."
 
 
 def _main_effect_sentence(row: Mapping) -> str:
