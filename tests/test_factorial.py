@@ -1,6 +1,8 @@
 """Effects of a factorial study, against independent computations: means of the design's
 halves and quarters by hand, and statsmodels' OLS for the run part of the variance."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,6 +193,47 @@ def test_the_factorial_report_states_verdicts_power_and_methods_from_the_table()
     methods = " ".join(factorial_methods_lines(0.05, table))
     assert "the 6 main effects are one family" in methods and "±3 points" in methods
     assert f"{15 * 2:g} degrees of freedom" in methods  # (points - 1)(seeds - 1)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_the_seeds_a_one_at_a_time_study_needs_invert_the_main_effect_design(share):
+    """From a main effect built out of a pair contrast's components by the simulator's
+    main_effect_design, one_at_a_time_seeds finds the pair's components again: the seeds it
+    gives are, by brute force over the pair's own design, the fewest reaching the target."""
+    from augablate.factorial import one_at_a_time_seeds
+    from augablate.inference import design
+    from augablate.simulate import main_effect_design
+
+    pair = (4e-4, 2e-3, 2e-2)  # seed, image, residual components of a two-variant contrast
+    images, level = 1000, 0.05 / 12
+    main = main_effect_design(pair, 16, 2, images, share)
+    target = 0.02
+    found = one_at_a_time_seeds(main, 16, 14, level, target, share)
+    mdes = {
+        s: design(*pair, s, images, 13.0).minimum_detectable_effect(level) for s in range(2, 80)
+    }
+    fewest = min((s for s, mde in mdes.items() if mde <= target), default=math.inf)
+    assert found == fewest and 2 < fewest < 80
+    assert one_at_a_time_seeds(main, 16, 14, level, 1e-4, share) == math.inf  # image part
+
+
+def test_the_report_prices_the_answer_against_one_at_a_time():
+    from augablate.report import cost_lines
+
+    design = build_design(REFERENCE, resolution=4)
+    table = effects_table(simulated(design, {"rotation": 0.02}, seeds=2), design, margin=0.03)
+    main = table[table["kind"] == "main effect"]
+    low, high = main["one_at_a_time_seeds_low"].median(), main["one_at_a_time_seeds_high"].median()
+    assert 2 <= low <= high
+    text = " ".join(cost_lines(table[table["primary"]], [60.0] * 31 + [120.0], 0.05))
+    assert "this answer took 32 trainings (0.55 hours of training, a median of 60 s each)" in text
+    assert "(14 variants:" in text and f"alpha = {0.05 / 12:.4f})" in text
+    if math.isinf(high):
+        assert f"at least {low:.0f} seeds per variant ({14 * low:.0f} trainings" in text
+    else:
+        assert f"{low:.0f} seeds per variant ({14 * low:.0f} trainings, about" in text
+        assert f"{14 * high * 60 / 3600:.1f} hours)" in text
+    assert cost_lines(table[table["primary"]], [], 0.05) == []
 
 
 @pytest.mark.slow

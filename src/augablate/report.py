@@ -611,7 +611,13 @@ def build_report(
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     if effects is not None and not effects.empty:  # a factorial study answers by its effects
         lines += factorial_lines(
-            effects, design_text, len(order), len(seeds), alias_chains, analysis.get("alpha", 0.05)
+            effects,
+            design_text,
+            len(order),
+            len(seeds),
+            alias_chains,
+            analysis.get("alpha", 0.05),
+            runs["train_seconds"].tolist() if "train_seconds" in runs else (),
         )
     factorial = effects is not None and not effects.empty
     last_k = analysis.get("last_k", 5)
@@ -809,6 +815,7 @@ def factorial_lines(
     seeds: int,
     alias_chains: Sequence[str] = (),
     alpha: float = 0.05,
+    train_seconds: Sequence[float] = (),
 ) -> list[str]:
     """The factorial design's answer: main effects with verdicts (the primary family), the
     two-factor interactions and the alias structure, in words."""
@@ -857,6 +864,7 @@ def factorial_lines(
         lines.append(f"- {_main_effect_sentence(row)}")
     lines += [""]
     lines += [line for text in effects_power_lines(primary, alpha) for line in (text, "")]
+    lines += [line for text in cost_lines(primary, train_seconds, alpha) for line in (text, "")]
     lines += ["### Two-factor interactions (descriptive)", ""]
     if pairs.empty:
         lines += ["This design estimates no two-factor interaction.", ""]
@@ -957,6 +965,51 @@ def effects_power_lines(primary: pd.DataFrame, alpha: float = 0.05) -> list[str]
             "effect or inconclusive."
         )
     return lines
+
+
+def cost_lines(primary: pd.DataFrame, train_seconds: Sequence[float], alpha: float) -> list[str]:
+    """What this answer took, against what a one-at-a-time study of the same transforms would
+    need for the same MDE (the effects table's ``one_at_a_time_seeds_*``, medians over the
+    primary effects) in trainings and hours at this study's time per training."""
+    needed = primary.dropna(subset=["one_at_a_time_seeds_low"]) if len(primary) else primary
+    seconds = [float(x) for x in train_seconds if x == x]
+    if needed.empty or not seconds:
+        return []
+    factors = len(primary[primary["kind"] == "main effect"])
+    variants, level = 2 * factors + 2, alpha / (2 * factors)
+    trainings = len(seconds)
+    each = float(pd.Series(seconds).median())
+    low = float(needed["one_at_a_time_seeds_low"].median())
+    high = float(needed["one_at_a_time_seeds_high"].median())
+    mde = float(needed["minimum_detectable_effect"].median()) * 100
+
+    def cost(seeds: float) -> str:
+        return (
+            f"{seeds:.0f} seeds per variant ({variants * seeds:.0f} trainings, about "
+            f"{variants * seeds * each / 3600:.1f} hours)"
+        )
+
+    if math.isinf(low):
+        reach = "could not reach it with any number of seeds"
+    elif math.isinf(high):
+        reach = (
+            f"would need at least {cost(low)}, and could not reach it with any number of seeds "
+            "if the transforms' changes of single images are independent per design point "
+            "(seeds do not shrink that part)"
+        )
+    elif high > low:
+        reach = f"would need {cost(low)} to {cost(high)}"
+    else:
+        reach = f"would need {cost(low)}"
+    return [
+        f"Cost: this answer took {trainings} trainings ({sum(seconds) / 3600:.2f} hours of "
+        f"training, a median of {each:.0f} s each). To detect the {mde:.1f} points a main "
+        f"effect detects here, a one-at-a-time study of the same {factors} transforms "
+        f"({variants} variants: `none`, each alone, `all`, `all` minus each; its contrasts "
+        f"tested at its Holm level, alpha = {level:.4f}) {reach}, from this study's variance "
+        "components (medians over the main effects; the range spans a transform's change of "
+        "single images being wholly its own or independent per design point)."
+    ]
 
 
 def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
