@@ -134,19 +134,26 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
 
 def verdict_summary(primary: pd.DataFrame) -> str:
     """One line: which transforms got which verdict."""
+    return "In short: " + _verdict_words(
+        primary,
+        lambda row: (
+            f"`{row['transform'] or 'all'}`"
+            + (" in company" if row["family"] == IN_COMPANY else "")
+        ),
+    )
+
+
+def _verdict_words(primary: pd.DataFrame, name) -> str:
+    """Per verdict, the ``name`` of each row that got it."""
     parts = []
     for verdict in ("helps", "hurts", "negligible", "inconclusive", "single seed", "untestable"):
         chosen = primary[primary["verdict"] == verdict]
         if chosen.empty:
             continue
-        names = ", ".join(
-            f"`{row['transform'] or 'all'}`"
-            + (" in company" if row["family"] == IN_COMPANY else "")
-            for _, row in chosen.iterrows()
-        )
+        names = ", ".join(name(row) for _, row in chosen.iterrows())
         words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
         parts.append(f"**{words[0].upper() + words[1:]}**: {names}.")
-    return "In short: " + " ".join(parts)
+    return " ".join(parts)
 
 
 def verdict_table(contrasts: pd.DataFrame) -> str:
@@ -917,15 +924,9 @@ def factorial_lines(
 
 def effects_summary(primary: pd.DataFrame) -> str:
     """One line: which main effects got which verdict."""
-    parts = []
-    for verdict in ("helps", "hurts", "negligible", "inconclusive", "single seed", "untestable"):
-        chosen = primary[primary["verdict"] == verdict]
-        if chosen.empty:
-            continue
-        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
-        names = ", ".join(f"`{effect}`" for effect in chosen["effect"])
-        parts.append(f"**{words[0].upper() + words[1:]}**: {names}.")
-    return "In short, averaged over the other transforms' settings: " + " ".join(parts)
+    return "In short, averaged over the other transforms' settings: " + _verdict_words(
+        primary, lambda row: f"`{row['effect']}`"
+    )
 
 
 def effects_power_lines(primary: pd.DataFrame, alpha: float = 0.05) -> list[str]:
@@ -1040,20 +1041,7 @@ def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
 def effects_in_brief(effects: pd.DataFrame) -> str:
     """The main effects' verdicts in one paragraph, each with its 95% CI (the README quotes a
     committed factorial study's with this, and a test regenerates it from its table)."""
-    primary = effects[effects["primary"].astype(bool)]
-    parts = []
-    for verdict in ("helps", "hurts", "negligible", "inconclusive"):
-        chosen = primary[primary["verdict"] == verdict]
-        if chosen.empty:
-            continue
-        words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
-        named = [
-            f"`{row['effect']}` ({points(row['difference'])} points, 95% CI "
-            f"{interval_text(row['ci_low'], row['ci_high'])})"
-            for _, row in chosen.iterrows()
-        ]
-        parts.append(f"**{words}**: {', '.join(named)}")
-    return "; ".join(parts) + "."
+    return _in_brief(effects, lambda row: f"`{row['effect']}`", ci_when_inconclusive=True)
 
 
 def _main_effect_sentence(row: Mapping) -> str:
@@ -1090,7 +1078,19 @@ def _aliases(row: Mapping) -> str:
 def answer_in_brief(contrasts: pd.DataFrame) -> str:
     """The primary verdicts in one paragraph, each effect with its 95% CI (the README quotes a
     committed study's with this, and a test regenerates it from that study's table)."""
-    primary = contrasts[contrasts["primary"].astype(bool)]
+    return _in_brief(
+        contrasts,
+        lambda row: (
+            f"`{row['transform']}` {'in company' if row['family'] == IN_COMPANY else 'alone'}"
+        ),
+        ci_when_inconclusive=False,
+    )
+
+
+def _in_brief(table: pd.DataFrame, name, ci_when_inconclusive: bool) -> str:
+    """A table's primary verdicts in one paragraph: per verdict, each row's ``name`` with its
+    difference and 95% CI (an inconclusive one's only if ``ci_when_inconclusive``)."""
+    primary = table[table["primary"].astype(bool)]
     parts = []
     for verdict in ("helps", "hurts", "negligible", "inconclusive"):
         chosen = primary[primary["verdict"] == verdict]
@@ -1098,11 +1098,11 @@ def answer_in_brief(contrasts: pd.DataFrame) -> str:
             continue
         words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
         named = [
-            f"`{row['transform']}` {'in company' if row['family'] == IN_COMPANY else 'alone'}"
+            name(row)
             + (
                 f" ({points(row['difference'])} points, 95% CI "
                 f"{interval_text(row['ci_low'], row['ci_high'])})"
-                if verdict != "inconclusive"
+                if verdict != "inconclusive" or ci_when_inconclusive
                 else ""
             )
             for _, row in chosen.iterrows()
