@@ -1,6 +1,8 @@
 """Effects of a factorial study, against independent computations: means of the design's
 halves and quarters by hand, and statsmodels' OLS for the run part of the variance."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,6 +130,110 @@ def test_the_effect_figures_draw_the_tables_numbers():
                 assert matrix[a, b] == matrix[b, a] == pytest.approx(row["difference"] * 100)
     assert np.ma.getmaskarray(matrix).diagonal().all()  # a transform with itself: blank
     pyplot().close(figure)
+
+
+def test_what_the_design_can_show_matches_normal_theory_with_many_seeds():
+    """With many seeds the run part's law is all but known, so the MDE at Holm's level is
+    (z(1 - level/2) + z(0.8)) SE and the narrowest equivalence margin at power 0.8 is
+    (z(1 - level) + z(0.9)) SE: an independent check of the effects table's columns."""
+    from scipy import stats
+
+    design = build_design(REFERENCE, resolution=4)
+    table = effects_table(simulated(design, {"rotation": 0.02}, seeds=60, images=200), design)
+    main = table[table["kind"] == "main effect"]
+    level = 0.05 / len(main)
+    for row in main.itertuples():
+        se = row.standard_error
+        assert row.df == 15 * 59 and row.minimum_detectable_effect == pytest.approx(
+            (stats.norm.ppf(1 - level / 2) + stats.norm.ppf(0.8)) * se, rel=0.02
+        )
+        assert row.smallest_margin == pytest.approx(
+            (stats.norm.ppf(1 - level) + stats.norm.ppf(0.9)) * se, rel=0.02
+        )
+        low, high = row.minimum_detectable_effect_ci_low, row.minimum_detectable_effect_ci_high
+        assert low < row.minimum_detectable_effect < high < 1.05 * row.minimum_detectable_effect
+    few = effects_table(simulated(design, {"rotation": 0.0}, seeds=2), design)
+    row = few[few["kind"] == "main effect"].iloc[0]
+    assert row.minimum_detectable_effect_ci_high > 1.2 * row.minimum_detectable_effect  # 15 df
+
+
+def test_the_factorial_report_states_verdicts_power_and_methods_from_the_table():
+    from augablate.report import (
+        effects_in_brief,
+        effects_power_lines,
+        effects_summary,
+        factorial_methods_lines,
+    )
+
+    design = build_design(REFERENCE, resolution=4)
+    scores = simulated(design, {"rotation": 0.08, "zoom": -0.08}, seeds=3, run_sd=0.002)
+    table = effects_table(scores, design, margin=0.03)
+    main = table[table["kind"] == "main effect"].set_index("effect")
+    assert main.loc["rotation", "verdict"] == "helps" and main.loc["zoom", "verdict"] == "hurts"
+    negligible = sorted(main.index[main["verdict"] == "negligible"])
+    assert negligible  # the planted nulls within the 3-point margin
+    summary = effects_summary(table[table["primary"]])
+    assert "**Helps**: `rotation`." in summary and "**Hurts**: `zoom`." in summary
+    assert "**No effect larger than ±3 points**" in summary
+    brief = effects_in_brief(table)
+    r = main.loc["rotation"]
+    assert (
+        f"**helps**: `rotation` ({r['difference'] * 100:+.1f} points, 95% CI "
+        f"{r['ci_low'] * 100:+.1f} to {r['ci_high'] * 100:+.1f} points)" in brief
+    )
+    power = " ".join(effects_power_lines(table[table["primary"]], alpha=0.05))
+    mde = main["minimum_detectable_effect"].median() * 100
+    margin = main["smallest_margin"].median() * 100
+    assert f"detects a true difference of {mde:.1f} points" in power
+    assert f"at Holm's strictest level (alpha = {0.05 / 6:.4f})" in power
+    assert f"when the true effect is 0 is ±{margin:.1f} points." in power
+    assert "out of its reach" not in power
+    narrow = table.assign(margin=0.001)
+    assert "out of its reach" in " ".join(effects_power_lines(narrow[narrow["primary"]]))
+    methods = " ".join(factorial_methods_lines(0.05, table))
+    assert "the 6 main effects are one family" in methods and "±3 points" in methods
+    assert f"{15 * 2:g} degrees of freedom" in methods  # (points - 1)(seeds - 1)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_the_seeds_a_one_at_a_time_study_needs_invert_the_main_effect_design(share):
+    """From a main effect built out of a pair contrast's components by the simulator's
+    main_effect_design, one_at_a_time_seeds finds the pair's components again: the seeds it
+    gives are, by brute force over the pair's own design, the fewest reaching the target."""
+    from augablate.factorial import one_at_a_time_seeds
+    from augablate.inference import design
+    from augablate.simulate import main_effect_design
+
+    pair = (4e-4, 2e-3, 2e-2)  # seed, image, residual components of a two-variant contrast
+    images, level = 1000, 0.05 / 12
+    main = main_effect_design(pair, 16, 2, images, share)
+    target = 0.02
+    found = one_at_a_time_seeds(main, 16, 14, level, target, share)
+    mdes = {
+        s: design(*pair, s, images, 13.0).minimum_detectable_effect(level) for s in range(2, 80)
+    }
+    fewest = min((s for s, mde in mdes.items() if mde <= target), default=math.inf)
+    assert found == fewest and 2 < fewest < 80
+    assert one_at_a_time_seeds(main, 16, 14, level, 1e-4, share) == math.inf  # image part
+
+
+def test_the_report_prices_the_answer_against_one_at_a_time():
+    from augablate.report import cost_lines
+
+    design = build_design(REFERENCE, resolution=4)
+    table = effects_table(simulated(design, {"rotation": 0.02}, seeds=2), design, margin=0.03)
+    main = table[table["kind"] == "main effect"]
+    low, high = main["one_at_a_time_seeds_low"].median(), main["one_at_a_time_seeds_high"].median()
+    assert 2 <= low <= high
+    text = " ".join(cost_lines(table[table["primary"]], [60.0] * 31 + [120.0], 0.05))
+    assert "this answer took 32 trainings (0.55 hours of training, a median of 60 s each)" in text
+    assert "(14 variants:" in text and f"alpha = {0.05 / 12:.4f})" in text
+    if math.isinf(high):
+        assert f"at least {low:.0f} seeds per variant ({14 * low:.0f} trainings" in text
+    else:
+        assert f"{low:.0f} seeds per variant ({14 * low:.0f} trainings, about" in text
+        assert f"{14 * high * 60 / 3600:.1f} hours)" in text
+    assert cost_lines(table[table["primary"]], [], 0.05) == []
 
 
 @pytest.mark.slow

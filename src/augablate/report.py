@@ -134,19 +134,26 @@ def effect_sentence(row: Mapping, family_size: int) -> str:
 
 def verdict_summary(primary: pd.DataFrame) -> str:
     """One line: which transforms got which verdict."""
+    return "In short: " + _verdict_words(
+        primary,
+        lambda row: (
+            f"`{row['transform'] or 'all'}`"
+            + (" in company" if row["family"] == IN_COMPANY else "")
+        ),
+    )
+
+
+def _verdict_words(primary: pd.DataFrame, name) -> str:
+    """Per verdict, the ``name`` of each row that got it."""
     parts = []
     for verdict in ("helps", "hurts", "negligible", "inconclusive", "single seed", "untestable"):
         chosen = primary[primary["verdict"] == verdict]
         if chosen.empty:
             continue
-        names = ", ".join(
-            f"`{row['transform'] or 'all'}`"
-            + (" in company" if row["family"] == IN_COMPANY else "")
-            for _, row in chosen.iterrows()
-        )
+        names = ", ".join(name(row) for _, row in chosen.iterrows())
         words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
         parts.append(f"**{words[0].upper() + words[1:]}**: {names}.")
-    return "In short: " + " ".join(parts)
+    return " ".join(parts)
 
 
 def verdict_table(contrasts: pd.DataFrame) -> str:
@@ -610,10 +617,25 @@ def build_report(
     order = variant_order(runs["variant"])
     lines = [f"# Augmentation ablation: {config['data']['name']}", ""]
     if effects is not None and not effects.empty:  # a factorial study answers by its effects
-        lines += factorial_lines(effects, design_text, len(order), len(seeds), alias_chains)
+        lines += factorial_lines(
+            effects,
+            design_text,
+            len(order),
+            len(seeds),
+            alias_chains,
+            analysis.get("alpha", 0.05),
+            runs["train_seconds"].tolist() if "train_seconds" in runs else (),
+        )
+    factorial = effects is not None and not effects.empty
     last_k = analysis.get("last_k", 5)
     lines += answer_section(
-        contrasts, variants, floor, power, seeds, last_k, rising_variants(convergence)
+        contrasts,
+        variants,
+        floor,
+        {} if factorial else power,  # a factorial study's power is its main effects'
+        seeds,
+        last_k,
+        rising_variants(convergence),
     )
     lines += convergence_lines(convergence, last_k)
     lines += endpoint_lines(endpoint, last_k)
@@ -637,11 +659,14 @@ def build_report(
     lines += ["- " + s for s in overfitting_sentences(variants)]
     lines += ["", overfitting_table(variants), ""]
     lines += dose_response_lines(dose_response)
-    lines += methods_lines(
-        analysis.get("alpha", 0.05),
-        analysis.get("equivalence_margin", 1.0) / 100,
-        contrasts[contrasts["primary"].astype(bool)],
-    )
+    if factorial:
+        lines += factorial_methods_lines(analysis.get("alpha", 0.05), effects)
+    else:
+        lines += methods_lines(
+            analysis.get("alpha", 0.05),
+            analysis.get("equivalence_margin", 1.0) / 100,
+            contrasts[contrasts["primary"].astype(bool)],
+        )
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({path})", ""]
@@ -796,6 +821,8 @@ def factorial_lines(
     runs: int,
     seeds: int,
     alias_chains: Sequence[str] = (),
+    alpha: float = 0.05,
+    train_seconds: Sequence[float] = (),
 ) -> list[str]:
     """The factorial design's answer: main effects with verdicts (the primary family), the
     two-factor interactions and the alias structure, in words."""
@@ -819,6 +846,8 @@ def factorial_lines(
         "main effect is the mean accuracy of the runs with it on minus the mean with it off, "
         "averaged over the other transforms' settings. Intervals are over seeds and "
         "validation images, from one model of all runs.",
+        "",
+        effects_summary(primary),
         "",
         f"### Main effects ({plural(len(primary), 'effect')}, {corrected})",
         "",
@@ -847,7 +876,10 @@ def factorial_lines(
     ]
     for _, row in main.iterrows():
         lines.append(f"- {_main_effect_sentence(row)}")
-    lines += ["", "### Two-factor interactions (descriptive)", ""]
+    lines += [""]
+    lines += [line for text in effects_power_lines(primary, alpha) for line in (text, "")]
+    lines += [line for text in cost_lines(primary, train_seconds, alpha) for line in (text, "")]
+    lines += ["### Two-factor interactions (descriptive)", ""]
     if pairs.empty:
         lines += ["This design estimates no two-factor interaction.", ""]
     else:
@@ -897,6 +929,135 @@ def factorial_lines(
     return lines
 
 
+def effects_summary(primary: pd.DataFrame) -> str:
+    """One line: which main effects got which verdict."""
+    return "In short, averaged over the other transforms' settings: " + _verdict_words(
+        primary, lambda row: f"`{row['effect']}`"
+    )
+
+
+def effects_power_lines(primary: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """What the design can show: the primary effects' median MDE with its interval, and the
+    narrowest equivalence margin within reach (and whether the study's margin is)."""
+    if primary.empty or "smallest_margin" not in primary:
+        return []
+    reach = primary.dropna(subset=["minimum_detectable_effect", "smallest_margin"])
+    if reach.empty:
+        return []
+    median = {
+        column: float(reach[column].median()) * 100
+        for column in (
+            "minimum_detectable_effect",
+            "minimum_detectable_effect_ci_low",
+            "minimum_detectable_effect_ci_high",
+            "smallest_margin",
+        )
+    }
+    level = alpha / len(primary)
+    lines = [
+        f"Power: from one model of all runs (the run part with {reach['df'].median():g} degrees "
+        f"of freedom), a main effect detects a true difference of "
+        f"{median['minimum_detectable_effect']:.1f} points (95% CI "
+        f"{median['minimum_detectable_effect_ci_low']:.1f} to "
+        f"{median['minimum_detectable_effect_ci_high']:.1f}; median over "
+        f"{plural(len(reach), 'main effect')}) with 80% power at Holm's strictest level "
+        f"(alpha = {level:.4f}). The narrowest equivalence margin it establishes with 80% power "
+        f"when the true effect is 0 is ±{median['smallest_margin']:.1f} points."
+    ]
+    margin = float(primary["margin"].iloc[0])
+    if median["smallest_margin"] > margin * 100:
+        lines.append(
+            f"The equivalence margin of this study, {margin_text(margin)} "
+            '(`analysis.equivalence_margin`), is narrower than that: "no effect larger than '
+            f'{margin_text(margin)}" is out of its reach, so its verdicts are, in practice, an '
+            "effect or inconclusive."
+        )
+    return lines
+
+
+def cost_lines(primary: pd.DataFrame, train_seconds: Sequence[float], alpha: float) -> list[str]:
+    """What this answer took, against what a one-at-a-time study of the same transforms would
+    need for the same MDE (the effects table's ``one_at_a_time_seeds_*``, medians over the
+    primary effects) in trainings and hours at this study's time per training."""
+    needed = primary.dropna(subset=["one_at_a_time_seeds_low"]) if len(primary) else primary
+    seconds = [float(x) for x in train_seconds if x == x]
+    if needed.empty or not seconds:
+        return []
+    factors = len(primary[primary["kind"] == "main effect"])
+    variants, level = 2 * factors + 2, alpha / (2 * factors)
+    trainings = len(seconds)
+    each = float(pd.Series(seconds).median())
+    low = float(needed["one_at_a_time_seeds_low"].median())
+    high = float(needed["one_at_a_time_seeds_high"].median())
+    mde = float(needed["minimum_detectable_effect"].median()) * 100
+
+    def cost(seeds: float) -> str:
+        return (
+            f"{seeds:.0f} seeds per variant ({variants * seeds:.0f} trainings, about "
+            f"{variants * seeds * each / 3600:.1f} hours)"
+        )
+
+    if math.isinf(low):
+        reach = "could not reach it with any number of seeds"
+    elif math.isinf(high):
+        reach = (
+            f"would need at least {cost(low)}, and could not reach it with any number of seeds "
+            "if the transforms' changes of single images are independent per design point "
+            "(seeds do not shrink that part)"
+        )
+    elif high > low:
+        reach = f"would need {cost(low)} to {cost(high)}"
+    else:
+        reach = f"would need {cost(low)}"
+    return [
+        f"Cost: this answer took {trainings} trainings ({sum(seconds) / 3600:.2f} hours of "
+        f"training, a median of {each:.0f} s each). To detect the {mde:.1f} points a main "
+        f"effect detects here, a one-at-a-time study of the same {factors} transforms "
+        f"({variants} variants: `none`, each alone, `all`, `all` minus each; its contrasts "
+        f"tested at its Holm level, alpha = {level:.4f}) {reach}, from this study's variance "
+        "components (medians over the main effects; the range spans a transform's change of "
+        "single images being wholly its own or independent per design point)."
+    ]
+
+
+def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
+    primary = effects[effects["primary"].astype(bool)]
+    margin = float(primary["margin"].iloc[0]) if len(primary) else math.nan
+    # a top-up's verdicts: their fixed-sample Holm p-values left out (augablate.topup)
+    topped_up = len(primary) > 0 and bool(primary["p_holm"].isna().all())
+    methods = ", ".join(sorted(set(effects["method"].dropna().astype(str)))) or "none"
+    df = ", ".join(f"{value:g}" for value in sorted(set(effects["df"].dropna().round(2))))
+    return [
+        "## How the numbers were made",
+        "",
+        "- Each main effect and interaction is a contrast of the design points' mean per-image "
+        "scores (the runs with it on against the runs with it off). Its 95% CI and p-value "
+        "count both sources of sampling: the run part (how much runs vary, from one model of "
+        f"all runs: {methods}, {df} degrees of freedom) and the image part (systematic "
+        "per-image effects, from the two-way ANOVA of the seeds x images table of the "
+        "contrast). With one seed only images are sampled, and the intervals say so.",
+        f"- Verdicts: the {plural(len(primary), 'main effect')} are one family; "
+        + (
+            "the sequential top-up's alpha-spending boundaries with group-sequential Holm hold "
+            f"its family-wise error at {alpha:g} over the looks (the top-up section above)"
+            if topped_up
+            else f"Holm's correction holds its family-wise error at {alpha:g}"
+        )
+        + f", once for the difference tests (helps / hurts) and once for the equivalence tests "
+        f"against {margin_text(margin)} (two one-sided tests: no effect larger than the "
+        "margin). An effect neither test decides is inconclusive. The interactions and the "
+        "contrasts between design points are descriptive (unadjusted p-values).",
+        "- Definitions of every metric and test: `config/README.md` of the workflow.",
+        "",
+    ]
+
+
+def effects_in_brief(effects: pd.DataFrame) -> str:
+    """The main effects' verdicts in one paragraph, each with its 95% CI (the README quotes a
+    committed factorial study's with this, and a test regenerates it from its table)."""
+    return _in_brief(effects, lambda row: f"`{row['effect']}`", ci_when_inconclusive=True)
+
+
 def _main_effect_sentence(row: Mapping) -> str:
     ci = f"95% CI {interval_text(row['ci_low'], row['ci_high'])} over {row['population']}"
     words = VERDICTS[row["verdict"]].format(margin=margin_text(row["margin"]))
@@ -932,7 +1093,19 @@ def _aliases(row: Mapping) -> str:
 def answer_in_brief(contrasts: pd.DataFrame) -> str:
     """The primary verdicts in one paragraph, each effect with its 95% CI (the README quotes a
     committed study's with this, and a test regenerates it from that study's table)."""
-    primary = contrasts[contrasts["primary"].astype(bool)]
+    return _in_brief(
+        contrasts,
+        lambda row: (
+            f"`{row['transform']}` {'in company' if row['family'] == IN_COMPANY else 'alone'}"
+        ),
+        ci_when_inconclusive=False,
+    )
+
+
+def _in_brief(table: pd.DataFrame, name, ci_when_inconclusive: bool) -> str:
+    """A table's primary verdicts in one paragraph: per verdict, each row's ``name`` with its
+    difference and 95% CI (an inconclusive one's only if ``ci_when_inconclusive``)."""
+    primary = table[table["primary"].astype(bool)]
     parts = []
     for verdict in ("helps", "hurts", "negligible", "inconclusive"):
         chosen = primary[primary["verdict"] == verdict]
@@ -940,11 +1113,11 @@ def answer_in_brief(contrasts: pd.DataFrame) -> str:
             continue
         words = VERDICTS[verdict].format(margin=margin_text(chosen["margin"].iloc[0]))
         named = [
-            f"`{row['transform']}` {'in company' if row['family'] == IN_COMPANY else 'alone'}"
+            name(row)
             + (
                 f" ({points(row['difference'])} points, 95% CI "
                 f"{interval_text(row['ci_low'], row['ci_high'])})"
-                if verdict != "inconclusive"
+                if verdict != "inconclusive" or ci_when_inconclusive
                 else ""
             )
             for _, row in chosen.iterrows()
