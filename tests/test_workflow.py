@@ -391,9 +391,11 @@ def test_data_stage_on_the_shared_reference_archive(tmp_path):
 @pytest.mark.slow
 def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(tmp_path):
     sweep = tmp_path / "sweep.yaml"
-    # one seed: the sweep's intervals are then over images only, which is what it tests too
+    # one seed: the sweep's intervals are then over images only, which is what it tests too;
+    # the 4 trainings in one job: one TensorFlow start-up instead of four
     sweep.write_text(
         "variants: [none, rotation@10, rotation@20, rotation@40]\ntrain: {seeds: [1]}\n"
+        "resources: {variants_per_job: 4}\n"
     )
     result = run_snakemake(
         tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), str(sweep)
@@ -403,7 +405,7 @@ def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(tmp_path):
     assert figure.read_bytes()[:8] == PNG_MAGIC
     dose = pd.read_csv(tmp_path / "results" / "tables" / "dose_response.csv")
     assert dose["strength"].tolist() == [0.0, 10.0, 20.0, 40.0]
-    run = tmp_path / "results/train/rotation@20_seed-1/rotation@20/seed-1"
+    run = tmp_path / "results/train/none-to-rotation@40_seed-1/rotation@20/seed-1"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["augmentation"]["rotation"] == 20.0 and metrics["transforms"] == ["rotation"]
     report = (tmp_path / "results" / "report.md").read_text()
