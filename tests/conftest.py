@@ -81,6 +81,22 @@ def image_tree(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def shipped_dry_run(tmp_path_factory):
+    """``snakemake -n --cores 4 --configfile <config>`` in an empty folder, run once per config
+    for the session (test_workflow and test_study_config read the same plan of each shipped
+    config): a function of the config's path returning the finished process."""
+    done: dict[Path, subprocess.CompletedProcess] = {}
+
+    def dry_run(config: Path) -> subprocess.CompletedProcess:
+        if config not in done:
+            workdir = tmp_path_factory.mktemp("dry-run")
+            done[config] = run_snakemake(workdir, "-n", "--cores", "4", "--configfile", str(config))
+        return done[config]
+
+    return dry_run
+
+
+@pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory):
     """The smoke study run once for the whole session, as a user would (``--cores 2``):
     ``(workdir, config)``. Tests read it and dry-run against it; none may change its outputs."""

@@ -36,8 +36,8 @@ def test_lint_is_clean(tmp_path):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_dry_run_of_every_shipped_config(tmp_path, config):
-    result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", str(config))
+def test_dry_run_of_every_shipped_config(shipped_dry_run, config):
+    result = shipped_dry_run(config)
     assert result.returncode == 0, result.stderr
     loaded = load_config(config)
     counts = job_stats(result.stdout)
