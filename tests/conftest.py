@@ -81,6 +81,22 @@ def image_tree(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def shipped_dry_run(tmp_path_factory):
+    """``snakemake -n --cores 4 --configfile <config>`` in an empty folder, run once per config
+    for the session (test_workflow and test_study_config read the same plan of each shipped
+    config): a function of the config's path returning the finished process."""
+    done: dict[Path, subprocess.CompletedProcess] = {}
+
+    def dry_run(config: Path) -> subprocess.CompletedProcess:
+        if config not in done:
+            workdir = tmp_path_factory.mktemp("dry-run")
+            done[config] = run_snakemake(workdir, "-n", "--cores", "4", "--configfile", str(config))
+        return done[config]
+
+    return dry_run
+
+
+@pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory):
     """The smoke study run once for the whole session, as a user would (``--cores 2``):
     ``(workdir, config)``. Tests read it and dry-run against it; none may change its outputs."""
@@ -91,6 +107,35 @@ def smoke_study(tmp_path_factory):
     result = run_snakemake(workdir, "--cores", "2", "--configfile", str(config_file))
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return workdir, yaml.safe_load(config_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def folder_sweep_study(tmp_path_factory):
+    """A study of one's own images (the folder source, with an AppleDouble file to ignore) that
+    sweeps rotation's strength, run once for the session as a user would: the smoke study's
+    settings on a folder of 2 x 28 images, variants none, rotation@10, rotation@20 and
+    rotation@40 of one seed, the 4 trainings in one job (one TensorFlow start-up).
+    ``(workdir, folder)``; tests/test_real_data.py checks the folder source on it,
+    tests/test_workflow.py the sweep's dose-response. One study for both: a study costs its
+    start-ups (data, training, figures) more than its trainings. Tests must leave its outputs
+    and its folder as made (a test that changes the folder puts it back)."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("folder-sweep")
+    folder = write_image_tree(root / "my photos", per_class=(20, 8), size=24)
+    (folder / "train" / "cats" / "._img-0.png").write_bytes(b"AppleDouble")
+    study = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    study["data"] = {"name": "my-photos", "source": "folder", "path": str(folder), "image_size": 24}
+    # one seed: the sweep's intervals are then over images only, which is what it tests too
+    study["variants"] = ["none", "rotation@10", "rotation@20", "rotation@40"]
+    study["train"]["seeds"] = [1]
+    study["resources"]["variants_per_job"] = 4
+    work = root / "work"
+    work.mkdir()
+    (work / "study.yaml").write_text(yaml.safe_dump(study))
+    result = run_snakemake(work, "--cores", "2", "--configfile", "study.yaml")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return work, folder
 
 
 def read_tensorboard(logdir: Path):

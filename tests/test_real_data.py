@@ -199,19 +199,10 @@ def test_the_workflow_profile_shows_failed_logs():
 
 
 @pytest.mark.slow
-def test_a_folder_source_runs_the_smoke_study_and_is_read_again_when_it_changes(tmp_path):
-    import yaml
-
-    folder = write_image_tree(tmp_path / "my photos", per_class=(20, 8), size=24)
-    (folder / "train" / "cats" / "._img-0.png").write_bytes(b"AppleDouble")
-    smoke = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    smoke["data"] = {"name": "my-photos", "source": "folder", "path": str(folder), "image_size": 24}
-    smoke["variants"], smoke["train"]["seeds"] = ["none", "all"], [1]  # 2 trainings are enough
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "study.yaml").write_text(yaml.safe_dump(smoke))
-    result = run_snakemake(work, "--cores", "2", "--configfile", "study.yaml")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+def test_a_folder_source_runs_the_smoke_study_and_is_read_again_when_it_changes(
+    folder_sweep_study,
+):
+    work, folder = folder_sweep_study  # the smoke study's settings on a folder (conftest)
     meta = json.loads((work / "resources/cache/my-photos-24-nearest/meta.json").read_text())
     assert meta["classes"] == ["cats", "dogs"] and meta["ignored"]["hidden"] == 1
     assert meta["splits"]["train"]["count"] == 40
@@ -219,7 +210,15 @@ def test_a_folder_source_runs_the_smoke_study_and_is_read_again_when_it_changes(
     assert f"my-photos from the folder {folder};" in report and "1 hidden file(s)" in report
     unchanged = run_snakemake(work, "-n", "--cores", "2", "--configfile", "study.yaml")
     assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
-    Image.new("RGB", (24, 24), "white").save(folder / "validation" / "dogs" / "img-0.png")
-    changed = run_snakemake(work, "-n", "--cores", "2", "--configfile", "study.yaml")
+    image = folder / "validation" / "dogs" / "img-0.png"
+    before, stat = image.read_bytes(), image.stat()
+    try:
+        Image.new("RGB", (24, 24), "white").save(image)
+        changed = run_snakemake(work, "-n", "--cores", "2", "--configfile", "study.yaml")
+    finally:  # the session's study stays as made for the other tests
+        image.write_bytes(before)
+        os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     output = changed.stdout + changed.stderr
     assert "rule import_folder" in output and "rule cache" in output and "rule train:" in output
+    again = run_snakemake(work, "-n", "--cores", "2", "--configfile", "study.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr  # put back as it was

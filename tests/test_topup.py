@@ -4,6 +4,7 @@ trainings never redone, the report's round section, and dry runs that schedule o
 trainings (none once the procedure is done)."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -14,7 +15,10 @@ TOPUP = "topup:\n  rounds: 1\n  seeds_per_round: 2\n  max_trainings: 4\n"
 
 
 @pytest.mark.slow
-def test_until_conclusive_adds_seeds_only_where_open_and_never_retrains(tmp_path):
+def test_until_conclusive_adds_seeds_only_where_open_and_never_retrains(smoke_study, tmp_path):
+    # a copy of the session's finished smoke study (mtimes and Snakemake's records kept): the
+    # top-up grows a study that is done, and the shared study's outputs stay as made
+    shutil.copytree(smoke_study[0], tmp_path, symlinks=True, dirs_exist_ok=True)
     topup = tmp_path / "topup.yaml"
     topup.write_text(TOPUP)
 
@@ -25,8 +29,9 @@ def test_until_conclusive_adds_seeds_only_where_open_and_never_retrains(tmp_path
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
         return result
 
-    # the finished study's trainings, then round 0: the look at the finished study
-    snakemake("results/topup/round-0.json")
+    # round 0: the look at the finished study, whose trainings the top-up's keys leave as done
+    look = snakemake("results/topup/round-0.json")
+    assert "train" not in job_stats(look.stdout), look.stdout[-2000:]
     first = json.loads((tmp_path / "results/topup/round-0.json").read_text())
     finished = {p: p.stat().st_mtime for p in (tmp_path / "results/train").rglob("metrics.json")}
     assert len(finished) == 6

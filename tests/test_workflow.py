@@ -36,8 +36,8 @@ def test_lint_is_clean(tmp_path):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_dry_run_of_every_shipped_config(tmp_path, config):
-    result = run_snakemake(tmp_path, "-n", "--cores", "4", "--configfile", str(config))
+def test_dry_run_of_every_shipped_config(shipped_dry_run, config):
+    result = shipped_dry_run(config)
     assert result.returncode == 0, result.stderr
     loaded = load_config(config)
     counts = job_stats(result.stdout)
@@ -389,23 +389,16 @@ def test_data_stage_on_the_shared_reference_archive(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(tmp_path):
-    sweep = tmp_path / "sweep.yaml"
-    # one seed: the sweep's intervals are then over images only, which is what it tests too
-    sweep.write_text(
-        "variants: [none, rotation@10, rotation@20, rotation@40]\ntrain: {seeds: [1]}\n"
-    )
-    result = run_snakemake(
-        tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "smoke.yaml"), str(sweep)
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    figure = tmp_path / "results" / "figures" / "dose_response.png"
+def test_a_strength_sweep_runs_end_to_end_with_its_dose_response(folder_sweep_study):
+    """The session's sweep of rotation@10, @20 and @40 beside none, one seed (conftest)."""
+    workdir, _ = folder_sweep_study
+    figure = workdir / "results" / "figures" / "dose_response.png"
     assert figure.read_bytes()[:8] == PNG_MAGIC
-    dose = pd.read_csv(tmp_path / "results" / "tables" / "dose_response.csv")
+    dose = pd.read_csv(workdir / "results" / "tables" / "dose_response.csv")
     assert dose["strength"].tolist() == [0.0, 10.0, 20.0, 40.0]
-    run = tmp_path / "results/train/rotation@20_seed-1/rotation@20/seed-1"
+    run = workdir / "results/train/none-to-rotation@40_seed-1/rotation@20/seed-1"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["augmentation"]["rotation"] == 20.0 and metrics["transforms"] == ["rotation"]
-    report = (tmp_path / "results" / "report.md").read_text()
+    report = (workdir / "results" / "report.md").read_text()
     assert "## Dose-response" in report and "| 20 " in report
     assert "(figures/dose_response.png)" in report
