@@ -26,7 +26,7 @@ effect larger than ±1 point"), beside the power the design states.
 The factorial design is calibrated by ``benchmarks/factorial_calibration.py``.
 
     .venv/bin/python benchmarks/calibration.py --reuse benchmarks/calibration.json \
-        --study digits=docs/default-study/tables --json benchmarks/calibration.json
+        --study digits=docs/one-at-a-time-digits/tables --json benchmarks/calibration.json
 """
 
 from __future__ import annotations

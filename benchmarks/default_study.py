@@ -9,7 +9,7 @@ first epoch (tracing and compilation included), the steady epochs (median), fini
 outputs), its share of the job's wall time (the job's over its trainings) and the overhead:
 that share minus its steady epochs.
 
-    .venv/bin/python benchmarks/default_study.py --runs 3 --json benchmarks/default_study.json
+    .venv/bin/python benchmarks/default_study.py --runs 2 --json benchmarks/default_study.json
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ def job_seconds(workdir: Path, configs: list[str]) -> dict[tuple[str, int], tupl
     from augablate.jobs import training_jobs
     from augablate.settings import load_config
 
-    overrides: dict = {}  # the config files after the workflow's own, as Snakemake merges them
-    for path in configs:
+    overrides: dict = {}  # the later config files over the first, as Snakemake merges them
+    for path in configs[1:]:  # (with --configfile, the workflow's own config.yaml is not read)
         update_config(overrides, yaml.safe_load(Path(path).read_text()) or {})
-    config = load_config(REPO / "config" / "config.yaml", overrides)
+    config = load_config(configs[0], overrides)
     jobs = {}
     for name, job in training_jobs(config).items():
         tsv = workdir / "benchmarks" / "train" / f"{name}.tsv"

@@ -1,6 +1,7 @@
 """Which design resolves a transform's effect with fewer trainings: the one-at-a-time design of
-the default study (14 variants: none, each of 6 transforms alone, all, all minus each) or the
-2^(6-2) fractional factorial of ``config/factorial.yaml`` (16 design points)?
+the one-at-a-time digits study, the default study until this comparison (14 variants: none,
+each of 6 transforms alone, all, all minus each) or the 2^(6-2) fractional factorial of
+``config/config.yaml``, the default study since (16 design points)?
 
 The yardstick is the report's: the minimum detectable effect (MDE), the smallest true effect
 found with 80% power by the two-sided test at Holm's strictest level of the primary family
@@ -10,8 +11,8 @@ from variance components. Every interval speaks of seeds and validation images t
 
 Three parts, each in the JSON:
 
-- **analytic**: the variance components of the committed default study
-  (``docs/default-study/tables/contrasts.csv``: the pooled run part and the contrasts' image
+- **analytic**: the variance components of the committed one-at-a-time digits study
+  (``docs/one-at-a-time-digits/tables/contrasts.csv``: the pooled run part and the contrasts' image
   part, as the report's power sentence takes them, :func:`augablate.analysis.study_power`)
   carried over to a main effect of the factorial design (:func:`augablate.simulate.main_effect_design`)
   and both designs compared at the same number of trainings: 112 = 14 x 8 = 16 x 7 exactly,
@@ -19,12 +20,12 @@ Three parts, each in the JSON:
   bracketed: the transforms' changes of single images independent per design point (they
   average away over the 16 points) or wholly the transform's own (they do not).
 - **simulated**: whole studies of both designs simulated from the "like digits" scenario
-  (refitted to the 40-epoch default study) and analysed by the product
+  (refitted to the 40-epoch one-at-a-time digits study) and analysed by the product
   (:func:`augablate.simulate.simulate_family`, :func:`augablate.simulate.simulate_factorial`):
   the power measured at each design's stated MDE (from the scenario's own components), which
   checks the analytic MDE.
 - **real**: the factorial study run on digits (``--factorial-run``: its working directory,
-  32 trainings) against the committed default study (42 trainings): the main effects' and
+  32 trainings) against the committed one-at-a-time digits study (42 trainings): the main effects' and
   contrasts' standard errors, CI half-widths and MDEs as the reports give them, the factorial
   scaled to 42 trainings by the square-root rule, and both projected to 112 trainings from
   their own components.
@@ -63,9 +64,9 @@ from augablate.simulate import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TABLES = REPO / "docs" / "default-study" / "tables"
+DEFAULT_TABLES = REPO / "docs" / "one-at-a-time-digits" / "tables"
 ALPHA = 0.05
-FACTORIAL = build_design(DEFAULT_TRANSFORMS, resolution=4)  # config/factorial.yaml's design
+FACTORIAL = build_design(DEFAULT_TRANSFORMS, resolution=4)  # config/config.yaml's design
 VARIANTS = len(family_variants(DEFAULT_TRANSFORMS))  # 14
 FACTORIAL_LEVEL = ALPHA / len(FACTORIAL.factors)  # Holm's strictest over 6 main effects
 ONE_AT_A_TIME_LEVEL = ALPHA / (2 * len(DEFAULT_TRANSFORMS))  # over 12 contrasts
@@ -94,7 +95,7 @@ def described(estimate, level: float, trainings: int) -> dict:
 
 
 def analytic(contrasts: pd.DataFrame) -> dict:
-    """Both designs from the default study's components (see the module's docstring)."""
+    """Both designs from the one-at-a-time digits study's components (see the module's docstring)."""
     power = study_power(contrasts, ALPHA)  # the report's: medians over the 12 contrasts
     components = (power["seed_variance"], power["image_variance"], power["residual_variance"])
     images = power["images"]
@@ -145,7 +146,7 @@ def rate(count: int, trials: int) -> dict:
 def simulated(studies: int, rng) -> dict:
     """Power measured at each design's stated MDE, the designs at their shipped sizes (14 x 3,
     16 x 2), on the scenarios of benchmarks/factorial_calibration.py (the "like digits" fit of
-    the default study with image effects per design point and per transform): the MDE each
+    the one-at-a-time digits study with image effects per design point and per transform): the MDE each
     design states from the scenario's own components, and how often the product's analysis
     finds an effect of that size. The effect is planted as a loss (rotation hurts): the
     baseline at 97.7% has no room for a gain of 3 points."""
@@ -231,7 +232,7 @@ def simulated(studies: int, rng) -> dict:
 
 def real(run: Path, contrasts: pd.DataFrame) -> dict:
     """The digits factorial study (``run``: its working directory) against the committed
-    default study, as their reports give them and at equal trainings."""
+    one-at-a-time digits study, as their reports give them and at equal trainings."""
     from augablate.analysis import planned_design
 
     effects = pd.read_csv(run / "results" / "tables" / "effects.csv")
@@ -331,7 +332,7 @@ def markdown(results: dict) -> str:
         point = factorial["image effects per design point"]
         transform = factorial["image effects per transform"]
         lines.append(
-            f"| analytic, default study's components | {one['trainings']} "
+            f"| analytic, one-at-a-time study's components | {one['trainings']} "
             f"({one['seeds']} seeds) against {point['trainings']} ({point['seeds']} seeds) | "
             f"{one['mde_points']:.2f} | {point['mde_points']:.2f} | "
             f"{transform['mde_points']:.2f} |"
@@ -373,7 +374,7 @@ def markdown(results: dict) -> str:
         lines += [
             "",
             "| real digits runs (points; seeds and images) | one at a time, the committed "
-            "default study | factorial, docs/factorial-digits |",
+            "study, docs/one-at-a-time-digits | factorial, docs/default-study |",
             "|---|---|---|",
             f"| trainings | {one['trainings']} | {fact['trainings']} |",
             "| standard error, median | "
@@ -406,9 +407,9 @@ def headline(results: dict) -> str:
         f"in the factorial design is detectable from {point['mde_points']:.2f} to "
         f"{transform['mde_points']:.2f} points, against {one['mde_points']:.2f} for a "
         "one-at-a-time contrast (80% power at Holm's strictest level of each design's primary "
-        "family, from the default study's variance components; the range spans the image "
+        "family, from the one-at-a-time digits study's variance components; the range spans the image "
         "effects being independent per design point or each transform's own); with fewer "
-        f"trainings than the default study ({shipped['factorial']['image effects per transform']['trainings']} "
+        f"trainings than the one-at-a-time study ({shipped['factorial']['image effects per transform']['trainings']} "
         f"against {shipped['one_at_a_time']['trainings']}) it is "
         f"{shipped['factorial']['image effects per design point']['mde_points']:.2f} to "
         f"{shipped['factorial']['image effects per transform']['mde_points']:.2f} points against "
@@ -425,7 +426,7 @@ def headline(results: dict) -> str:
             f"{one_real['trainings']} by the square-root rule), against "
             f"{one_real['median_standard_error_points']['alone']:.2f} (alone) and "
             f"{one_real['median_standard_error_points']['in company']:.2f} (in company) for the "
-            f"default study's contrasts with {one_real['trainings']}; the reports' MDEs are "
+            f"one-at-a-time study's contrasts with {one_real['trainings']}; the reports' MDEs are "
             f"{fact['median_mde_points_reported']:.2f} and {one_real['mde_points_reported']:.2f} "
             "points."
         )

@@ -1,6 +1,6 @@
 """Calibration of the factorial analysis on simulated studies (issue 19 point 3).
 
-The factorial design of ``config/factorial.yaml`` (a 2^(6-2) fraction of resolution IV, 16
+The factorial design of ``config/config.yaml`` (the default study) (a 2^(6-2) fraction of resolution IV, 16
 points x 2 seeds, analysed by :func:`augablate.factorial.effects_table`) is calibrated as
 ``benchmarks/calibration.py`` calibrates the one-at-a-time design, on scenarios built on the
 "like digits" one (:func:`factorial_scenarios`; calibrated: :data:`CALIBRATED`): each
@@ -19,7 +19,7 @@ The base scenario is ``benchmarks/calibration.py``'s "like digits": fitted here 
 (deterministically) to the committed default study's contrasts, so the two benchmarks simulate
 the same runs.
 
-    .venv/bin/python benchmarks/factorial_calibration.py --study docs/default-study/tables \
+    .venv/bin/python benchmarks/factorial_calibration.py --study docs/one-at-a-time-digits/tables \
         --studies 400 --planted 200 --json benchmarks/factorial_calibration.json
 """
 
@@ -47,7 +47,7 @@ from augablate.simulate import (
     simulate_factorial,
 )
 
-#: The factorial study of config/factorial.yaml: 2^(6-2), resolution IV, 2 seeds.
+#: The factorial study of config/config.yaml: 2^(6-2), resolution IV, 2 seeds.
 FACTORIAL_DESIGN = build_design(TRANSFORMS, resolution=4)
 FACTORIAL_SEEDS = 2
 

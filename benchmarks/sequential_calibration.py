@@ -18,7 +18,7 @@ synthetic seed-dominated one, both from ``benchmarks/calibration.json``):
   the same rounds' seeds to every variant and against the whole plan for every variant.
 
 A factorial scenario (``--factorial``: run alone, it updates the JSON's ``factorial`` key):
-studies of the 2^(6-2) design of ``config/factorial.yaml`` (16 points, resolution IV) from 2
+studies of the 2^(6-2) design of ``config/config.yaml`` (the default study) (16 points, resolution IV) from 2
 seeds, topped up by the same kind of plan (2 seeds a round to every design point while a main
 effect is open, at most 3 rounds: at most 8 seeds), each look the factorial analysis' one model
 of all runs with the same boundaries and group-sequential Holm over the 6 main effects; in the
@@ -61,7 +61,7 @@ def plan(boundary: str = "obrien-fleming", initial_seeds=INITIAL_SEEDS) -> Plan:
     return Plan(initial_seeds, SEEDS_PER_ROUND, ROUNDS, ALPHA, MARGIN, boundary)
 
 
-#: The factorial study of config/factorial.yaml: 2^(6-2) of resolution IV from 2 seeds.
+#: The factorial study of config/config.yaml (the default study): 2^(6-2) of resolution IV from 2 seeds.
 FACTORIAL_DESIGN = build_design(DEFAULT_TRANSFORMS, resolution=4)
 FACTORIAL_SEEDS = (1, 2)
 #: Its scenarios: the one fitted to the default study with each transform's own change of

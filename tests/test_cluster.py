@@ -184,7 +184,7 @@ def train_resources(dry_run_output: str) -> list[str]:
 @pytest.mark.parametrize(
     "configfile, jobs",
     [("cats_vs_dogs.yaml", 42), ("config.yaml", 2)],
-    ids=["one-seed-per-job", "seven-variants-of-three-seeds-per-job"],
+    ids=["one-seed-per-job", "eight-points-of-two-seeds-per-job"],
 )
 def test_cluster_profile_dry_run(tmp_path, configfile, jobs):
     """The profile's settings for `train` reach every training job, whatever its seeds."""

@@ -215,7 +215,7 @@ def test_all_against_none_changes_single_images_7_times_as_much_as_one_transform
     """The statistics page's reason for image effects per transform, from the default study."""
     import pandas as pd
 
-    contrasts = pd.read_csv(REPO / "docs" / "default-study" / "tables" / "contrasts.csv")
+    contrasts = pd.read_csv(REPO / "docs" / "one-at-a-time-digits" / "tables" / "contrasts.csv")
     alone = contrasts.loc[contrasts["family"] == "alone", "image_variance"].median()
     overall = contrasts.loc[contrasts["family"] == "overall", "image_variance"].item()
     assert round(overall / alone) == 7
@@ -224,28 +224,45 @@ def test_all_against_none_changes_single_images_7_times_as_much_as_one_transform
     )
 
 
-def test_the_factorial_digits_readme_quotes_its_effects_table():
-    """docs/factorial-digits/README.md's main effects are its committed effects.csv's."""
+def test_the_default_study_readme_quotes_its_effects_tables():
+    """docs/default-study/README.md's main effects are its committed effects.csv's, for seeds
+    1-2 and for the second study on seeds 3-4, whose verdicts contradict none of the first's,
+    and the design's reach it states is theirs."""
     import pandas as pd
 
-    folder = REPO / "docs" / "factorial-digits"
-    effects = pd.read_csv(folder / "tables" / "effects.csv")
+    folder = REPO / "docs" / "default-study"
     readme = (folder / "README.md").read_text()
-    main = effects[effects["kind"] == "main effect"]
-    assert len(main) == 6 and (main["runs"] == 16).all() and (main["seeds"] == 2).all()
-    for _, row in main.iterrows():
-        cells = [
-            f"`{row['effect']}`",
-            f"{100 * row['difference']:+.2f}",
-            f"{100 * row['ci_low']:+.2f} to {100 * row['ci_high']:+.2f}",
-            f"{100 * row['standard_error']:.2f}",
-            f"{row['p_holm']:.3f}",
-            f"{100 * row['minimum_detectable_effect']:.2f}",
-            row["verdict"],
-        ]
-        assert "| " + " | ".join(cells) + " |" in readme, cells
+    verdicts = []
+    for table in (folder / "tables" / "effects.csv", folder / "seeds-3-4" / "effects.csv"):
+        effects = pd.read_csv(table)
+        main = effects[effects["kind"] == "main effect"]
+        assert len(main) == 6 and (main["runs"] == 16).all() and (main["seeds"] == 2).all()
+        for _, row in main.iterrows():
+            cells = [
+                f"`{row['effect']}`",
+                f"{100 * row['difference']:+.2f}",
+                f"{100 * row['ci_low']:+.2f} to {100 * row['ci_high']:+.2f}",
+                f"{100 * row['standard_error']:.2f}",
+                f"{row['p_holm']:.3f}",
+                f"{100 * row['minimum_detectable_effect']:.2f}",
+                row["verdict"],
+            ]
+            assert "| " + " | ".join(cells) + " |" in readme, cells
+        verdicts.append(dict(zip(main["effect"], main["verdict"], strict=True)))
+        assert main["minimum_detectable_effect"].median() * 100 <= 4  # the issue's bound
+    first, second = verdicts
+    assert not any({first[e], second[e]} == {"helps", "hurts"} for e in first)
+    if first == second:
+        assert "Seeds 3 and 4 give the same six verdicts" in readme
+    words = " ".join(readme.split())
+    main = pd.read_csv(folder / "tables" / "effects.csv").query("kind == 'main effect'")
+    assert (
+        f"A true main effect of {100 * main['minimum_detectable_effect'].median():.1f} points"
+        in words
+        and f"larger than ±{100 * main['smallest_margin'].median():.1f} points" in words
+    )
     total = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-    assert total < 200_000, total
+    assert total < 2_000_000, total  # tables, per-image evidence, report and figures
 
 
 def test_the_statistics_page_quotes_the_factorial_calibration_json():

@@ -81,7 +81,7 @@ def test_without_a_configfile_the_default_study_is_found_from_any_folder(tmp_pat
     stats = job_stats(result.stdout)
     assert stats.get("export_embedded") == 1, stats
     default = load_config(REPO / "config" / "config.yaml")
-    assert _plan(result.stdout, default)["trainings"] == 42
+    assert _plan(result.stdout, default)["trainings"] == 32  # 16 design points x 2 seeds
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +94,14 @@ PLAN = re.compile(
     r"(?P<mem_mb>\d+) MB each\)$",
     re.MULTILINE,
 )
-STUDIES = ["config.yaml", "smoke.yaml", "known_answer.yaml", "cats_vs_dogs.yaml", "factorial.yaml"]
+STUDIES = [
+    "config.yaml",
+    "smoke.yaml",
+    "known_answer.yaml",
+    "cats_vs_dogs.yaml",
+    "one_at_a_time.yaml",
+    "cats_vs_dogs_factorial.yaml",
+]
 
 
 def _training_jobs(output: str, config: dict) -> list[dict]:
