@@ -223,7 +223,7 @@ def test_settings_given_for_train_reach_every_training_job(
         "--set-resources",
         "train:mem_mb=3000",
         "--configfile",
-        str(REPO / "config" / "config.yaml"),
+        str(REPO / "config" / "one_at_a_time.yaml"),  # 14 variants x 3 seeds to group
         str(grouping),
     )
     assert result.returncode == 0, result.stderr[-3000:]
