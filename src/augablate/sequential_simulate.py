@@ -148,10 +148,6 @@ def calibration_markdown(results: Mapping) -> str:
     rate at the margin, how often a planted 3-point effect is found at the first look and by the
     end, and the trainings added against topping up every variant."""
 
-    def rate(found: Mapping, key: str) -> str:
-        low, high = found[f"{key}_ci"]
-        return f"{100 * found[key]:.1f} ({100 * max(low, 0):.1f}-{100 * high:.1f})"
-
     header = [
         "scenario",
         "per test (%)",
@@ -170,12 +166,12 @@ def calibration_markdown(results: Mapping) -> str:
             + " | ".join(
                 [
                     name,
-                    rate(null, "false_positive_rate_per_test"),
-                    rate(null, "false_positive_rate_worst_contrast"),
-                    rate(null, "familywise_false_positive_rate"),
-                    rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
-                    rate(found["at_margin"], "false_equivalence_rate"),
-                    f"{rate(planted, 'found_at_first_look')} / {rate(planted, 'found_by_the_end')}",
+                    _rate(null, "false_positive_rate_per_test"),
+                    _rate(null, "false_positive_rate_worst_contrast"),
+                    _rate(null, "familywise_false_positive_rate"),
+                    _rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
+                    _rate(found["at_margin"], "false_equivalence_rate"),
+                    f"{_rate(planted, 'found_at_first_look')} / {_rate(planted, 'found_by_the_end')}",
                     f"{null['added_trainings_mean']:.1f} / {null['added_to_everything_mean']:.1f}"
                     f" / {null['full_plan_added']:.0f} (null); "
                     f"{planted['added_trainings_mean']:.1f} / "
@@ -195,10 +191,6 @@ def factorial_calibration_markdown(results: Mapping) -> str:
     intervals beside the naive repeated test's and the fixed design's, and a planted 3-point
     main effect's power against the fixed design's and the whole plan's, with the trainings
     each used."""
-
-    def rate(found: Mapping, key: str) -> str:
-        low, high = found[f"{key}_ci"]
-        return f"{100 * found[key]:.1f} ({100 * max(low, 0):.1f}-{100 * high:.1f})"
 
     def share(found: Mapping) -> str:
         low, high = found["ci"]
@@ -224,10 +216,10 @@ def factorial_calibration_markdown(results: Mapping) -> str:
             + " | ".join(
                 [
                     name,
-                    rate(null, "false_positive_rate_per_test"),
-                    rate(null, "false_positive_rate_worst_contrast"),
-                    rate(null, "familywise_false_positive_rate"),
-                    rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
+                    _rate(null, "false_positive_rate_per_test"),
+                    _rate(null, "false_positive_rate_worst_contrast"),
+                    _rate(null, "familywise_false_positive_rate"),
+                    _rate(found["null_naive_fixed_level"], "familywise_false_positive_rate"),
                     share(null["fixed_design_familywise"]),
                     f"{share(planted['found_at_first_look'])} / "
                     f"{share(planted['found_by_the_end'])}",
@@ -240,3 +232,9 @@ def factorial_calibration_markdown(results: Mapping) -> str:
             + " |"
         )
     return "\n".join(rows)
+
+
+def _rate(found: Mapping, key: str) -> str:
+    """A simulated rate in percent with its 95% Monte Carlo interval."""
+    low, high = found[f"{key}_ci"]
+    return f"{100 * found[key]:.1f} ({100 * max(low, 0):.1f}-{100 * high:.1f})"
