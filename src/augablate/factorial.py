@@ -202,26 +202,30 @@ def one_at_a_time_seeds(
     ``transform_share`` of the image component) is the same in both. The run part is taken
     unfloored, as the report's MDE takes it. inf: no number of seeds up to ``most`` reaches the
     target (the image part, which seeds do not shrink, is too large)."""
-    from augablate.inference import design as planned
+    from augablate.analysis import planned_design
+    from augablate.inference import design
 
     if not estimate.testable or estimate.seeds < 2 or not math.isfinite(target):
         return math.nan
+    components = planned_design(estimate)  # the report's MDE's components (run part unfloored)
     scale = runs / 2
-    luck = estimate.uncertain_part * estimate.seeds - estimate.residual_variance / estimate.images
-    image = (transform_share + (1 - transform_share) * scale) * estimate.image_variance
-    residual = scale * estimate.residual_variance
+    image = (transform_share + (1 - transform_share) * scale) * components.image_variance
 
     def detectable(seeds: int) -> float:
-        return planned(
-            scale * luck, image, residual, seeds, estimate.images, variants - 1.0
+        return design(
+            scale * components.seed_variance,
+            image,
+            scale * components.residual_variance,
+            seeds,
+            estimate.images,
+            variants - 1.0,
         ).minimum_detectable_effect(level)
 
     if detectable(most) > target:
         return math.inf
-    low, high = 1, most  # detectable(low) > target >= detectable(high)
     if detectable(2) <= target:
         return 2.0
-    low = 2
+    low, high = 2, most  # detectable(low) > target >= detectable(high)
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if detectable(middle) <= target else (middle, high)
