@@ -103,6 +103,11 @@ BAD = [
     ({"evaluation": {"clean_train_every": 0}}, "evaluation.clean_train_every", "minimum of 1"),
     ({"analysis": {"alpha": 0.7}}, "analysis.alpha", "0.5"),
     ({"analysis": {"equivalence_margin": 0}}, "analysis.equivalence_margin", "minimum of 0"),
+    (
+        {"design": {"type": "factorial"}, "train": {"seeds": [1]}, "topup": {"rounds": 2}},
+        "train.seeds",
+        "allowed: 2 or more seeds, or topup.rounds 0",
+    ),
 ]
 
 

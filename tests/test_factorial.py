@@ -278,3 +278,33 @@ def test_a_factorial_study_runs_end_to_end_with_effects_aliases_and_figures(tmp_
         assert (tmp_path / "results" / "figures" / f"{name}.png").stat().st_size > 10_000
     again = run_snakemake(tmp_path, "-n", "--cores", "2", "--configfile", smoke, str(study))
     assert job_stats(again.stdout) == {}, again.stdout[-2000:]
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_the_overall_table_is_its_design_points_arithmetic(seeds):
+    """overall.csv: all vs none is the two points' difference, any augmentation the mean of the
+    15 augmented points minus none, the sum of main effects effects.csv's six added up; each
+    with the model's interval for those weights."""
+    from augablate.design import build_design
+    from augablate.factorial import effects_table, overall_table, study_model
+    from augablate.simulate import DEFAULT_TRANSFORMS, Scenario, simulate_design
+
+    design = build_design(DEFAULT_TRANSFORMS, resolution=4)
+    scores = simulate_design(Scenario(), design, seeds, 200, np.random.default_rng(8))
+    names = design.variants(DEFAULT_TRANSFORMS)
+    means = scores.mean(axis=(1, 2))
+    table = overall_table(scores, design, DEFAULT_TRANSFORMS).set_index("effect")
+    none, every = names.index("none"), names.index("all")
+    assert table.loc["all vs none", "difference"] == pytest.approx(means[every] - means[none])
+    others = np.delete(means, none).mean()
+    assert table.loc["any augmentation vs none", "difference"] == pytest.approx(
+        others - means[none]
+    )
+    effects = effects_table(scores, design, detectable=False)
+    main = effects.loc[effects["kind"] == "main effect", "difference"].sum()
+    assert table.loc["sum of main effects", "difference"] == pytest.approx(main)
+    weights = np.zeros(len(names))
+    weights[[every, none]] = 1, -1
+    low, high = study_model(scores, design).contrast(weights).interval()
+    assert table.loc["all vs none", ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
+    assert (table["population"] == "seeds and images").all()

@@ -26,6 +26,7 @@ from scipy import stats
 
 from augablate.inference import (
     POOLED,
+    SEEDS_AND_IMAGES,
     CrossedEstimate,
     StudyModel,
     crossed_mean,
@@ -657,7 +658,7 @@ def verdict(row, alpha: float = 0.05) -> str:
     """
     if not row["primary"]:
         return "descriptive"
-    if row["seeds"] < 2:
+    if row["seeds"] < 2 and row.get("population") != SEEDS_AND_IMAGES:
         return "single seed"
     if math.isnan(row["p_value"]):
         return "untestable"

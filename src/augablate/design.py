@@ -73,6 +73,23 @@ class Design:
             for label, column in columns.items()
         }
 
+    def higher_order_columns(self) -> dict[str, np.ndarray]:
+        """The contrast columns that no main effect or two-factor interaction shares: one per
+        alias chain of interactions of three or more transforms only (named by its first
+        member of lowest order). In a study with one seed per design point they measure how
+        much runs vary, if those interactions are negligible: the classical error estimate of
+        an unreplicated factorial (Box, Hunter and Hunter 2005, ch. 6). None in a full 2^k
+        of up to 2 factors or a saturated fraction."""
+        low = {tuple(c * c[0]) for c in self.effect_columns(order=2).values()}
+        columns: dict[str, np.ndarray] = {}
+        for label, column in self.effect_columns(order=len(self.factors)).items():
+            key = tuple(column * column[0])
+            if np.ptp(column) == 0 or key in low:  # the mean, or a chain with a low-order effect
+                continue
+            if all(tuple(c * c[0]) != key for c in columns.values()):
+                columns[label] = column
+        return columns
+
     def alias_chains(self) -> list[str]:
         """pyDOE3's alias chains in transform names (``rotation = width_shift:height_shift:zoom``),
         interactions of every order."""

@@ -100,9 +100,8 @@ def effects_table(
     ``detectable`` False leaves those columns empty: the tests and verdicts are the same, and
     the calibration's thousands of simulated studies are spared their root-finding."""
     from augablate.analysis import with_verdicts
-    from augablate.inference import StudyModel
 
-    model = StudyModel.fit(scores)
+    model = study_model(scores, design)
     labels = effect_labels(design)
     primary_count = sum(1 for label, _ in labels if ":" not in label or interactions_primary)
     level = alpha / max(primary_count, 1)
@@ -151,6 +150,91 @@ def effects_table(
             }
         )
     return with_verdicts(pd.DataFrame(rows), alpha)[EFFECT_COLUMNS]
+
+
+def study_model(scores: np.ndarray, design: Design):
+    """The one model of all runs of a factorial study, ``scores`` [design points in the
+    design's order, seeds, images]: :class:`augablate.inference.StudyModel` with two seeds or
+    more; with one, :class:`augablate.inference.UnreplicatedModel` on the design's contrasts
+    that only interactions of three or more transforms share."""
+    from augablate.inference import StudyModel, UnreplicatedModel
+
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape[1] == 1:
+        error = [c / (design.runs / 2) for c in design.higher_order_columns().values()]
+        return UnreplicatedModel.fit(scores, error)
+    return StudyModel.fit(scores)
+
+
+#: The overall effects of augmentation a factorial study estimates (its ``overall.csv``):
+#: name, what it is, and its weights over the design points from their variants' names.
+OVERALL = (
+    (
+        "all vs none",
+        "every transform on against every one off: the two design points' runs",
+        lambda names: [1.0 if n == "all" else -1.0 if n == "none" else 0.0 for n in names],
+    ),
+    (
+        "sum of main effects",
+        "every transform on against off as the main effects add up (all vs none without "
+        "the higher-order interactions that their two points also hold)",
+        None,
+    ),
+    (
+        "any augmentation vs none",
+        "the mean of every design point with a transform on against none",
+        lambda names: [-1.0 if n == "none" else 1.0 / (len(names) - 1) for n in names],
+    ),
+)
+
+OVERALL_COLUMNS = [
+    "effect",
+    "meaning",
+    "population",
+    "method",
+    "seeds",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "standard_error",
+    "df",
+    "p_value",
+]
+
+
+def overall_table(scores: np.ndarray, design: Design, enabled: Sequence[str]) -> pd.DataFrame:
+    """What augmentation as a whole does in a factorial study (:data:`OVERALL`): descriptive
+    contrasts of its design points from the one model of all runs (:func:`study_model`),
+    each with its 95% CI over seeds and images; what a none-vs-all study measures, for
+    comparing the two (``all vs none`` needs both points in the design)."""
+    names = design.variants(enabled)
+    model = study_model(scores, design)
+    rows = []
+    for effect, meaning, weights in OVERALL:
+        if weights is None:
+            w = sum(effect_weights(design, factor) for factor in design.factors)
+        else:
+            w = np.asarray(weights(names), dtype=float)
+            if effect == "all vs none" and not {"all", "none"} <= set(names):
+                continue
+        estimate = model.contrast(w)
+        low, high = estimate.interval(0.95)
+        rows.append(
+            {
+                "effect": effect,
+                "meaning": meaning,
+                "population": estimate.population,
+                "method": estimate.method,
+                "seeds": estimate.seeds,
+                "difference": estimate.estimate,
+                "ci_low": low,
+                "ci_high": high,
+                "standard_error": estimate.standard_error,
+                "df": estimate.uncertain_df,
+                "p_value": estimate.p_value(),
+            }
+        )
+    return pd.DataFrame(rows, columns=OVERALL_COLUMNS)
 
 
 def primary_questions(

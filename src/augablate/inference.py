@@ -100,6 +100,7 @@ def _one_sided(a, uncertain, df, known):
 POOLED = "pooled runs"
 PER_VARIANT = "per-variant runs"
 OWN = "own seeds"
+HIGHER_ORDER = "higher-order effects"  # one seed: runs from effects no low-order effect shares
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class CrossedEstimate:
 
     @property
     def population(self) -> str:
-        return SEEDS_AND_IMAGES if self.seeds > 1 else IMAGES_ONLY
+        return SEEDS_AND_IMAGES if self.seeds > 1 or self.method == HIGHER_ORDER else IMAGES_ONLY
 
     @property
     def standard_error(self) -> float:
@@ -573,6 +574,88 @@ class StudyModel:
             return math.inf, 0.0
         ratio = numerator / others
         return ratio, float(stats.f.sf(ratio, df_mine, df_others))
+
+
+@dataclass(frozen=True)
+class UnreplicatedModel:
+    """A two-level design with one seed per design point: per-image scores ``y[v, i]`` of V
+    points x I images, with the model of :class:`StudyModel` at S = 1,
+
+        y[v, i] = mu + alpha_v + b_i + c_v + g_vi + e_vi.
+
+    One seed cannot tell a point's run luck ``c_v`` from its effect, so the run part of a
+    contrast comes from the design's contrasts that only interactions of three or more
+    transforms share (``error_weights``, :meth:`augablate.design.Design.higher_order_columns`),
+    taken as negligible: the classical error estimate of an unreplicated factorial. A contrast
+    with weights w (sum 0) has variance
+
+        sum(w^2) [var_c + (var_g + var_e) / I] + var_h(w) / I,
+
+    the first term shared by every contrast (the V runs vary alike) and ``var_h``: a
+    transform's own systematic change of single images, which shows in its main effect and
+    not in a higher-order one. The first is the mean of the r error contrasts' squares per
+    unit of sum(w^2): a scaled chi-square with r degrees of freedom (the run part, uncertain).
+    The second is the contrast's own per-image variance beyond what the error contrasts' per-
+    image variance says the first holds (the image part, known from about I - 1 df; at least
+    0). Both populations, seeds and validation images, are sampled; ``benchmarks`` and
+    ``tests/test_unreplicated.py`` measure the calibration on simulated studies.
+    """
+
+    scores: np.ndarray = field(repr=False)  # [V, I]
+    run_unit: float  # the run part of a contrast with sum(w^2) = 1
+    image_unit: float  # the per-image variance / I of such a contrast, in the error contrasts
+    df: int  # the error contrasts
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, error_weights: Sequence[np.ndarray]) -> UnreplicatedModel:
+        scores = np.asarray(scores, dtype=float)
+        if scores.ndim == 3 and scores.shape[1] == 1:
+            scores = scores[:, 0, :]
+        if scores.ndim != 2 or scores.shape[1] < 2:
+            raise ValueError(f"scores must be [design points, images], got {scores.shape}")
+        images = scores.shape[1]
+        runs, spreads = [], []
+        for weights in error_weights:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (scores.shape[0],) or abs(w.sum()) > 1e-9 or not w.any():
+                raise ValueError(f"error weights must be a contrast of the points: {w}")
+            table = w @ scores
+            squares = float((w**2).sum())
+            runs.append(float(table.mean()) ** 2 / squares)
+            spreads.append(float(table.var(ddof=1)) / images / squares)
+        if not runs:
+            return cls(scores, math.nan, math.nan, 0)
+        return cls(scores, float(np.mean(runs)), float(np.mean(spreads)), len(runs))
+
+    def contrast(self, weights) -> CrossedEstimate:
+        w = np.asarray(weights, dtype=float)
+        points, images = self.scores.shape
+        if w.shape != (points,) or abs(w.sum()) > 1e-9 or not w.any():
+            raise ValueError(f"contrast weights must be {points} numbers summing to 0: {w}")
+        table = w @ self.scores
+        squares = float((w**2).sum())
+        own = float(table.var(ddof=1)) / images
+        if not self.df:
+            reason = (
+                "one seed, and no contrast of the design is free of main effects and "
+                "two-factor interactions: nothing measures how runs vary (add a seed)"
+            )
+            return CrossedEstimate(
+                float(table.mean()), 1, images, 0.0, 0.0, own, method=OWN, method_reason=reason
+            )
+        return CrossedEstimate(
+            float(table.mean()),
+            1,
+            images,
+            uncertain_part=squares * self.run_unit,
+            uncertain_df=float(self.df),
+            image_part=max(own - squares * self.image_unit, 0.0),
+            method=HIGHER_ORDER,
+            method_reason=(
+                f"one seed: how runs vary from the design's {self.df} contrasts that only "
+                "interactions of three or more transforms share (taken as negligible)"
+            ),
+        )
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from augablate.analysis import ALONE, FAMILY_QUESTIONS, IN_COMPANY, OVERALL, VERDICTS, variant_order
-from augablate.inference import OWN
+from augablate.inference import HIGHER_ORDER, OWN
 from augablate.protocol import FULL_VALIDATION_EPOCHS
 from augablate.variants import AugmentationSettings
 
@@ -610,6 +610,7 @@ def build_report(
     alias_chains: Sequence[str] = (),
     convergence: pd.DataFrame | None = None,
     endpoint: pd.DataFrame | None = None,
+    overall: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as markdown. ``figures`` maps a title to a path relative to the report."""
     analysis = config.get("analysis", {})
@@ -625,6 +626,7 @@ def build_report(
             alias_chains,
             analysis.get("alpha", 0.05),
             runs["train_seconds"].tolist() if "train_seconds" in runs else (),
+            overall,
         )
     factorial = effects is not None and not effects.empty
     last_k = analysis.get("last_k", 5)
@@ -823,9 +825,10 @@ def factorial_lines(
     alias_chains: Sequence[str] = (),
     alpha: float = 0.05,
     train_seconds: Sequence[float] = (),
+    overall: pd.DataFrame | None = None,
 ) -> list[str]:
     """The factorial design's answer: main effects with verdicts (the primary family), the
-    two-factor interactions and the alias structure, in words."""
+    two-factor interactions, augmentation as a whole and the alias structure, in words."""
     if effects is None or effects.empty:
         return []
     main = effects[effects["kind"] == "main effect"]
@@ -845,7 +848,7 @@ def factorial_lines(
         f"{runs * seeds} trainings. Every training informs every main effect: a transform's "
         "main effect is the mean accuracy of the runs with it on minus the mean with it off, "
         "averaged over the other transforms' settings. Intervals are over seeds and "
-        "validation images, from one model of all runs.",
+        "validation images, from one model of all runs" + _unreplicated_words(effects) + ".",
         "",
         effects_summary(primary),
         "",
@@ -914,6 +917,7 @@ def factorial_lines(
             if not _missing(row["ci_low"]) and (row["ci_low"] > 0 or row["ci_high"] < 0):
                 lines.append(f"- {_interaction_sentence(row)}")
         lines.append("")
+    lines += overall_lines(overall)
     aliased = [chain for chain in alias_chains if "=" in chain]
     lines += ["### Alias structure", ""]
     if aliased:
@@ -926,6 +930,50 @@ def factorial_lines(
         ]
     else:
         lines += ["The full design: every effect is estimated clear of every other.", ""]
+    return lines
+
+
+def _unreplicated_words(effects: pd.DataFrame) -> str:
+    """With one seed per design point: where the run part comes from (else nothing)."""
+    if not (effects["method"] == HIGHER_ORDER).any():
+        return ""
+    chains = int(effects.loc[effects["method"] == HIGHER_ORDER, "df"].iloc[0])
+    return (
+        f": with one seed per design point, how runs vary is measured by the design's "
+        f"{plural(chains, 'contrast')} that only interactions of three or more transforms "
+        "share (taken as negligible; a second seed measures it directly)"
+    )
+
+
+def overall_lines(overall: pd.DataFrame | None) -> list[str]:
+    """Augmentation as a whole (``overall.csv``): descriptive contrasts of the design points,
+    what a none-vs-all study measures."""
+    if overall is None or overall.empty:
+        return []
+    lines = [
+        "### Augmentation as a whole (descriptive)",
+        "",
+        table(
+            [
+                [
+                    f"`{row['effect']}`",
+                    row["meaning"],
+                    points(row["difference"]),
+                    interval_text(row["ci_low"], row["ci_high"]),
+                    p_text(row["p_value"]),
+                ]
+                for _, row in overall.iterrows()
+            ],
+            [
+                "contrast",
+                "what it compares",
+                "difference (pts)",
+                f"95% CI ({overall['population'].iloc[0]})",
+                "unadjusted p",
+            ],
+        ),
+        "",
+    ]
     return lines
 
 
@@ -1035,7 +1083,15 @@ def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
         "count both sources of sampling: the run part (how much runs vary, from one model of "
         f"all runs: {methods}, {df} degrees of freedom) and the image part (systematic "
         "per-image effects, from the two-way ANOVA of the seeds x images table of the "
-        "contrast). With one seed only images are sampled, and the intervals say so.",
+        "contrast)."
+        + (
+            " With one seed per design point, the run part is the mean square of the design's "
+            "contrasts that only interactions of three or more transforms share (assumed "
+            "negligible), and the image part what the effect's own per-image variance holds "
+            "beyond theirs: a transform's own change of single images."
+            if (effects["method"] == HIGHER_ORDER).any()
+            else ""
+        ),
         f"- Verdicts: the {plural(len(primary), 'main effect')} are one family; "
         + (
             "the sequential top-up's alpha-spending boundaries with group-sequential Holm hold "

@@ -51,6 +51,13 @@ def check_config(config: Mapping) -> None:
             f"config key 'analysis.last_k' ({config['analysis']['last_k']}) is larger than "
             f"train.epochs ({train['epochs']}); allowed: 1..{train['epochs']}"
         )
+    factorial = (config.get("design") or {}).get("type") == "factorial"
+    if factorial and (config.get("topup") or {}).get("rounds", 0) and len(train["seeds"]) < 2:
+        raise ConfigError(
+            "config key 'train.seeds' has one seed, and a factorial study's sequential top-up "
+            "(topup.rounds) starts from two: its first look needs the run part measured by "
+            "seeds; allowed: 2 or more seeds, or topup.rounds 0"
+        )
     last_k = config.get("analysis", {}).get("last_k", 1)
     if config["evaluation"].get("validate_every", 1) > 1 and last_k > FULL_VALIDATION_EPOCHS:
         raise ConfigError(

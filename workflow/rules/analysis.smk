@@ -105,6 +105,7 @@ rule report:
                 "convergence",
                 "endpoint",
                 "effects",
+                "overall",
             )
         },
         training=training_outputs,

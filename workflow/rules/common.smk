@@ -101,6 +101,7 @@ TABLES = {
         "convergence",
         "endpoint",
         "effects",
+        "overall",
     )
 }
 #: The study's figures: those of the registry that apply to its variants.

@@ -10,7 +10,13 @@ from augablate import analysis
 from augablate.convergence import convergence_table
 from augablate.design import design_from_config
 from augablate.endpoint import endpoint_table
-from augablate.factorial import EFFECT_COLUMNS, design_scores, effects_table
+from augablate.factorial import (
+    EFFECT_COLUMNS,
+    OVERALL_COLUMNS,
+    design_scores,
+    effects_table,
+    overall_table,
+)
 from augablate.io import atomic_write_csv
 from augablate.logs import log_to_file
 from augablate.protocol import RUN_FILES
@@ -87,9 +93,12 @@ atomic_write_csv(
     endpoint_table(predictions, int(history["epoch"].max()), study_contrasts),
 )
 effects = pd.DataFrame(columns=EFFECT_COLUMNS)
+overall = pd.DataFrame(columns=OVERALL_COLUMNS)
 if design is not None:  # a factorial study: its main effects and interactions
+    scores = design_scores(images, design.variants(study["enabled"]))
+    overall = overall_table(scores, design, study["enabled"])
     effects = effects_table(
-        design_scores(images, design.variants(study["enabled"])),
+        scores,
         design,
         alpha=params["alpha"],
         margin=params["equivalence_margin"] / 100,
@@ -97,3 +106,4 @@ if design is not None:  # a factorial study: its main effects and interactions
     )
     effects = with_sequential_verdicts(effects, effects["effect"])
 atomic_write_csv(outputs.effects, effects)
+atomic_write_csv(outputs.overall, overall)

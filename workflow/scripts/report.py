@@ -45,6 +45,7 @@ text = build_report(
     config_files=snakemake.params.config_files,
     dose_response=pd.read_csv(inputs.dose_response),
     effects=pd.read_csv(inputs.effects),
+    overall=pd.read_csv(inputs.overall),
     design_text=design.how if design else "",
     alias_chains=design.alias_chains() if design else (),
     convergence=pd.read_csv(inputs.convergence),
