@@ -10,7 +10,8 @@ and analysed by the workflow's own :func:`augablate.factorial.effects_table`:
   effect's, and the family-wise rate of false verdicts (Holm over the 6 main effects);
 - planted studies: rotation's main effect at the MDE the design states (80% power at Holm's
   strictest level, from the scenario's true parts: their means over the null studies), found
-  at that level and by Holm's verdict.
+  at that level and by Holm's verdict, and zoom's at the equivalence margin (2 points), where
+  "no effect larger than the margin" must be said at most 5% of the time.
 
 Two scenarios (:data:`SCENARIOS`): one with the variance parts of the cats-vs-dogs factorial's
 seed 1, and one whose runs vary much more (the run part, 2 degrees of freedom, then carries the
@@ -38,6 +39,7 @@ from augablate.factorial import effect_weights, effects_table, study_model
 from augablate.simulate import DEFAULT_TRANSFORMS, Scenario, rate_interval, simulate_design
 
 ALPHA = 0.05
+MARGIN = 0.02  # the cats-vs-dogs factorial's analysis.equivalence_margin (2 points)
 IMAGES = 1000
 DESIGN = build_design(DEFAULT_TRANSFORMS, resolution=4)
 LEVEL = ALPHA / len(DESIGN.factors)
@@ -68,25 +70,29 @@ def with_interval(count: int, trials: int) -> dict:
 def calibrate(scenario: Scenario, studies: int, planted: int, rng) -> dict:
     weights = effect_weights(DESIGN, "rotation")
     per_effect = np.zeros(13, int)
-    family = 0
+    family = negligible_at_zero = 0
     parts = []
     for _ in range(studies):
         scores = simulate_design(scenario, DESIGN, 1, IMAGES, rng)
-        table = effects_table(scores, DESIGN, margin=0.02, detectable=False)
+        table = effects_table(scores, DESIGN, margin=MARGIN, detectable=False)
         per_effect += (table["p_value"] < ALPHA).to_numpy()
         family += bool(table["verdict"].isin(["helps", "hurts"]).any())
+        negligible_at_zero += table["verdict"].iloc[0] == "negligible"
         estimate = study_model(scores, DESIGN).contrast(weights)
         parts.append((estimate.uncertain_part, estimate.image_part))
     main = per_effect[:6]
     run_part, image_part = np.mean(parts, axis=0)
     stated = dataclasses.replace(estimate, uncertain_part=run_part, image_part=image_part)
     mde = stated.minimum_detectable_effect(LEVEL)
-    found = helps = 0
+    found = helps = at_margin = 0
     for _ in range(planted):
-        scores = simulate_design(scenario, DESIGN, 1, IMAGES, rng, {"rotation": mde})
-        table = effects_table(scores, DESIGN, margin=0.02, detectable=False).set_index("effect")
+        planted_effects = {"rotation": mde, "zoom": MARGIN}
+        scores = simulate_design(scenario, DESIGN, 1, IMAGES, rng, planted_effects)
+        table = effects_table(scores, DESIGN, margin=MARGIN, detectable=False)
+        table = table.set_index("effect")
         found += table.loc["rotation", "p_value"] < LEVEL
         helps += table.loc["rotation", "verdict"] == "helps"
+        at_margin += table.loc["zoom", "verdict"] == "negligible"
     return {
         "scenario": dataclasses.asdict(scenario),
         "true_parts_of_a_main_effect": {"run": run_part, "image": image_part, "run_df": 2},
@@ -98,6 +104,7 @@ def calibrate(scenario: Scenario, studies: int, planted: int, rng) -> dict:
                 int(per_effect[6:].sum()), 7 * studies
             ),
             "familywise_false_verdict_rate": with_interval(family, studies),
+            "negligible_rate_at_zero": with_interval(negligible_at_zero, studies),
         },
         "planted": {
             "studies": planted,
@@ -106,6 +113,7 @@ def calibrate(scenario: Scenario, studies: int, planted: int, rng) -> dict:
             "power_stated_at_holm_strictest_level": 0.8,
             "power_at_holm_strictest_level_measured": with_interval(int(found), planted),
             "helps_after_holm": with_interval(int(helps), planted),
+            "negligible_rate_at_the_margin": with_interval(int(at_margin), planted),
         },
     }
 
@@ -120,8 +128,9 @@ def markdown(results: dict) -> str:
     lines = [
         "| scenario | false positives per test, main effects (%) | worst main effect (%) | "
         "interactions (%) | family-wise (%) | power at the MDE: stated / at Holm's strictest "
-        "level / helps after Holm (%) |",
-        "|---|---|---|---|---|---|",
+        "level / helps after Holm (%) | no effect larger than ±2 points, said at a true 0 / "
+        "at a true 2 points (%) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, found in results["scenarios"].items():
         null, planted = found["null"], found["planted"]
@@ -132,7 +141,9 @@ def markdown(results: dict) -> str:
             f"{rate(null['interactions_false_positive_rate_per_test'])} | "
             f"{rate(null['familywise_false_verdict_rate'])} | "
             f"80 / {rate(planted['power_at_holm_strictest_level_measured'])} / "
-            f"{rate(planted['helps_after_holm'])} |"
+            f"{rate(planted['helps_after_holm'])} | "
+            f"{rate(null['negligible_rate_at_zero'])} / "
+            f"{rate(planted['negligible_rate_at_the_margin'])} |"
         )
     return "\n".join(lines)
 

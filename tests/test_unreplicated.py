@@ -208,3 +208,31 @@ def test_the_statistics_page_quotes_the_committed_one_seed_calibration():
             assert null[key]["ci95"][0] <= ALPHA, (name, key)
         low, high = planted["power_at_holm_strictest_level_measured"]["ci95"]
         assert low <= 0.8 <= high + 0.02, name
+        assert planted["negligible_rate_at_the_margin"]["ci95"][0] <= ALPHA, name
+
+
+def test_one_seed_components_rebuild_its_uncertainty_and_price_a_one_at_a_time_study():
+    """A one-seed effect's components give back its run and image parts (so the report's
+    planning and cost use what was measured), both cost brackets keep its total variance, and
+    the seeds a one-at-a-time study needs for the same MDE are found (the lower end at most
+    the higher)."""
+    from augablate.factorial import _cost_brackets
+
+    rng = np.random.default_rng(6)
+    scores = simulate_design(LIKE_CATS, FRACTION, 1, 400, rng)
+    model = UnreplicatedModel.fit(scores, error_weights(FRACTION))
+    estimate = model.contrast(effect_weights(FRACTION, "rotation"))
+    images = estimate.images
+    rebuilt = estimate.seed_variance + estimate.residual_variance / images
+    assert rebuilt == pytest.approx(estimate.uncertain_part)
+    assert estimate.image_variance / images == pytest.approx(estimate.image_part)
+    for components, _ in _cost_brackets(estimate):
+        total = (
+            components.seed_variance
+            + components.residual_variance / images
+            + components.image_variance / images
+        )
+        assert total == pytest.approx(estimate.uncertain_part + estimate.image_part)
+    table = effects_table(scores, FRACTION, margin=0.02).set_index("effect")
+    low, high = table.loc["rotation", ["one_at_a_time_seeds_low", "one_at_a_time_seeds_high"]]
+    assert 2 <= low <= high

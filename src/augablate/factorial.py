@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -117,9 +118,9 @@ def effects_table(
             factors = len(design.factors)
             seeds_needed = [
                 one_at_a_time_seeds(
-                    estimate, design.runs, 2 * factors + 2, alpha / (2 * factors), reach[0], share
+                    components, design.runs, 2 * factors + 2, alpha / (2 * factors), reach[0], share
                 )
-                for share in (1.0, 0.0)
+                for components, share in _cost_brackets(estimate)
             ]
         rows.append(
             {
@@ -256,6 +257,23 @@ def primary_questions(
     return questions
 
 
+def _cost_brackets(estimate) -> list[tuple]:
+    """The two ends of what a one-at-a-time study would need, as (components, transform
+    share) for :func:`one_at_a_time_seeds`: with seeds, a transform's change of single images
+    wholly its own or independent per design point. With one seed per point (the run part
+    from higher-order contrasts) the transform's own change is measured (the effect's image
+    part), and what is not known is whether a run's other per-image noise is churn (it shrinks
+    with seeds) or the point's own image effects (they do not, but average over points)."""
+    from augablate.inference import HIGHER_ORDER
+
+    if estimate.method != HIGHER_ORDER:
+        return [(estimate, 1.0), (estimate, 0.0)]
+    own, noise = estimate.image_variance, estimate.residual_variance
+    fixed = replace(estimate, residual_variance=0.0, image_variance=own + noise)
+    share = own / (own + noise) if own + noise > 0 else 1.0
+    return [(estimate, 1.0), (fixed, share)]
+
+
 def _reach(estimate, level: float) -> list[float]:
     """What an effect's design can show at ``level``: its MDE, the MDE's 95% interval and the
     narrowest equivalence margin reached with 80% power at a true effect of 0."""
@@ -287,11 +305,15 @@ def one_at_a_time_seeds(
     unfloored, as the report's MDE takes it. inf: no number of seeds up to ``most`` reaches the
     target (the image part, which seeds do not shrink, is too large)."""
     from augablate.analysis import planned_design
-    from augablate.inference import design
+    from augablate.inference import HIGHER_ORDER, design
 
-    if not estimate.testable or estimate.seeds < 2 or not math.isfinite(target):
+    one_seed = estimate.method == HIGHER_ORDER  # its components are set by its model
+    if not estimate.testable or (estimate.seeds < 2 and not one_seed):
         return math.nan
-    components = planned_design(estimate)  # the report's MDE's components (run part unfloored)
+    if not math.isfinite(target):
+        return math.nan
+    # the report's MDE's components (run part unfloored)
+    components = estimate if one_seed else planned_design(estimate)
     scale = runs / 2
     image = (transform_share + (1 - transform_share) * scale) * components.image_variance
 

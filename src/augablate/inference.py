@@ -643,13 +643,20 @@ class UnreplicatedModel:
             return CrossedEstimate(
                 float(table.mean()), 1, images, 0.0, 0.0, own, method=OWN, method_reason=reason
             )
+        image_part = max(own - squares * self.image_unit, 0.0)
         return CrossedEstimate(
             float(table.mean()),
             1,
             images,
             uncertain_part=squares * self.run_unit,
             uncertain_df=float(self.df),
-            image_part=max(own - squares * self.image_unit, 0.0),
+            image_part=image_part,
+            # the components as if every run's own per-image noise were churn (it shrinks with
+            # seeds); one seed cannot tell churn from a point's own image effects
+            seed_variance=squares * (self.run_unit - self.image_unit),
+            image_variance=image_part * images,
+            residual_variance=squares * self.image_unit * images,
+            df_per_seed=points - 1.0,
             method=HIGHER_ORDER,
             method_reason=(
                 f"one seed: how runs vary from the design's {self.df} contrasts that only "

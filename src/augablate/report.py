@@ -255,7 +255,7 @@ def overfitting_sentences(variants: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> list[str]:
+def evidence_lines(images: int, floor: Mapping, power: Mapping | None, seeds: int) -> list[str]:
     """The noise floor and the power sentences."""
     lines = []
     if floor:
@@ -284,7 +284,7 @@ def evidence_lines(images: int, floor: Mapping, power: Mapping, seeds: int) -> l
             "with 80% power when the true effect is 0 is "
             f"±{power['smallest_margin'] * 100:.1f} points."
         )
-    elif seeds < 2:
+    elif seeds < 2 and power is not None:  # None: a factorial study's power is its effects'
         lines.append(
             "Power: with one seed the seed variance is unknown, so the effect this study could "
             "detect across seeds cannot be computed."
@@ -634,7 +634,7 @@ def build_report(
         contrasts,
         variants,
         floor,
-        {} if factorial else power,  # a factorial study's power is its main effects'
+        None if factorial else power,  # a factorial study's power is its main effects'
         seeds,
         last_k,
         rising_variants(convergence),
@@ -1045,13 +1045,31 @@ def cost_lines(primary: pd.DataFrame, train_seconds: Sequence[float], alpha: flo
             f"{variants * seeds * each / 3600:.1f} hours)"
         )
 
+    one_seed = (needed["method"] == HIGHER_ORDER).any()
+    if one_seed:
+        worst = (
+            "if a run's own per-image noise is the design point's systematic change of those "
+            "images rather than churn (seeds do not shrink that part)"
+        )
+        span = (
+            "a run's per-image noise being churn or the design point's own change of single "
+            "images, which one seed cannot tell apart"
+        )
+    else:
+        worst = (
+            "if the transforms' changes of single images are independent per design point "
+            "(seeds do not shrink that part)"
+        )
+        span = (
+            "a transform's change of single images being wholly its own or independent per "
+            "design point"
+        )
     if math.isinf(low):
         reach = "could not reach it with any number of seeds"
     elif math.isinf(high):
         reach = (
             f"would need at least {cost(low)}, and could not reach it with any number of seeds "
-            "if the transforms' changes of single images are independent per design point "
-            "(seeds do not shrink that part)"
+            f"{worst}"
         )
     elif high > low:
         reach = f"would need {cost(low)} to {cost(high)}"
@@ -1063,8 +1081,7 @@ def cost_lines(primary: pd.DataFrame, train_seconds: Sequence[float], alpha: flo
         f"effect detects here, a one-at-a-time study of the same {factors} transforms "
         f"({variants} variants: `none`, each alone, `all`, `all` minus each; its contrasts "
         f"tested at its Holm level, alpha = {level:.4f}) {reach}, from this study's variance "
-        "components (medians over the main effects; the range spans a transform's change of "
-        "single images being wholly its own or independent per design point)."
+        f"components (medians over the main effects; the range spans {span})."
     ]
 
 
