@@ -19,6 +19,7 @@ import json
 import math
 import shutil
 import statistics
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -119,7 +120,8 @@ def cost(tables: Path, runs: Path, benchmarks: Path) -> dict:
     analysed = set(pd.read_csv(tables / "runs.csv")[["variant", "seed"]].itertuples(index=False))
     metrics = [json.loads(p.read_text()) for p in sorted(runs.glob("*/*/seed-*/metrics.json"))]
     metrics = [m for m in metrics if (m["variant"], m["seed"]) in analysed]  # this analysis's
-    seconds = [m["wall_seconds"] for m in metrics]
+    table = pd.read_csv(tables / "runs.csv")
+    seconds = (table["train_seconds"] + table["evaluation_seconds"]).tolist()
     epochs = [s for m in metrics for s in m["epoch_seconds"]]
     effects = pd.read_csv(tables / "effects.csv")
     main = effects[effects["kind"] == "main effect"]
@@ -138,7 +140,8 @@ def cost(tables: Path, runs: Path, benchmarks: Path) -> dict:
         "trainings": len(metrics),
         "seeds": sorted({m["seed"] for m in metrics}),
         "epochs": sorted({m["epochs"] for m in metrics}),
-        "training_hours": sum(seconds) / 3600,
+        "training_hours": sum(seconds) / 3600,  # training and evaluation, as runs.csv
+        "wall_hours": sum(m["wall_seconds"] for m in metrics) / 3600,  # with any pauses
         "training_seconds_median": each,
         "epoch_seconds_median": statistics.median(epochs),
         "peak_memory_mb": peak_memory_mb(benchmarks),
@@ -216,6 +219,39 @@ def answer(docs: Path = DOCS) -> str:
     return text + "."
 
 
+def readme_paragraph(docs: Path = DOCS, results: dict | None = None) -> str:
+    """The project README's paragraph on the study: its answer, how sure, and its agreement
+    with the none-vs-all example (a test regenerates it)."""
+    if results is None:
+        results = json.loads((REPO / "benchmarks" / "cats_factorial.json").read_text())
+    effects = pd.read_csv(docs / "tables" / "effects.csv")
+    main = effects[effects["kind"] == "main effect"]
+    seeds = int(main["seeds"].iloc[0])
+    found = results["agreement_with_none_vs_all_example"]
+    none, both = found["none accuracy"], found["all vs none"]
+    agree = all(row["agree"] for row in found.values())
+    example = both["none_vs_all_example"]
+    return (
+        "The seed's protocol on `cats_and_dogs_filtered` (150x150, the 4-block CNN, 50 epochs) "
+        f"as the {int(main['runs'].iloc[0])} trainings of a 2^(6-2) factorial design over the "
+        f"six reference transforms, {seeds} seed{'s' if seeds > 1 else ''} per design point "
+        "([docs/cats-vs-dogs-factorial/](docs/cats-vs-dogs-factorial/README.md)). "
+        + answer(docs)
+        + " How sure: a main effect is detected from "
+        f"{100 * main['minimum_detectable_effect'].median():.1f} points with 80% power at "
+        f"Holm's strictest level, and the run part rests on {main['df'].median():g} degrees of "
+        "freedom"
+        + (" (a second seed is under way)" if seeds == 1 else "")
+        + f". Its `none` ({100 * none['factorial']['estimate']:.1f}%) and `all` against `none` "
+        f"({_points(both['factorial']['estimate'])} points) "
+        + ("agree with" if agree else "differ from")
+        + " the none-vs-all example's ("
+        f"{100 * none['none_vs_all_example']['estimate']:.1f}%, "
+        f"{_points(example['estimate'])} points, {_ci(*example['ci95'])}, 3 seeds"
+        + (") within their intervals." if agree else ").")
+    )
+
+
 def agreement_markdown(results: dict) -> str:
     """The table of the agreement with the none-vs-all example (from the JSON)."""
 
@@ -246,19 +282,268 @@ def cost_markdown(results: dict, docs: Path = DOCS) -> str:
     memory = (
         f"peak resident memory of a training {peak:.0f} MB (Snakemake's benchmark files of "
         f"the {cost['peak_memory_trainings']} trainings that have one)"
-        if math.isfinite(peak)
+        if peak is not None
         else "no training kept a benchmark file"
     )
     report = (docs / "report.md").read_text().splitlines()
     sentence = next((line for line in report if line.startswith("Cost: ")), "")
     return (
-        f"{cost['trainings']} trainings of {', '.join(map(str, cost['epochs']))} epochs took "
-        f"{cost['training_hours']:.2f} hours of training (each training's own wall time, a "
-        f"median of {cost['training_seconds_median'] / 60:.1f} min; the median epoch "
-        f"{cost['epoch_seconds_median']:.1f} s, one thread, two trainings at a time on the "
-        f"2-core development machine, shared: {results['machine_shared']}); {memory}. The "
-        f"report's cost sentence: {sentence.removeprefix('Cost: ')}"
+        f"A training of {', '.join(map(str, cost['epochs']))} epochs took a median of "
+        f"{cost['training_seconds_median'] / 60:.1f} min with its evaluation (the median epoch "
+        f"{cost['epoch_seconds_median']:.1f} s; one thread, two trainings at a time on the "
+        f"2-core development machine, shared: {results['machine_shared']}); {memory}. From "
+        f"the report: {sentence}"
     )
+
+
+def _row(table: pd.DataFrame, key: str, value: str) -> pd.Series:
+    return table.set_index(key).loc[value]
+
+
+def consistency_lines(docs: Path, results: dict) -> list[str]:
+    """Why the factorial's baseline and overall effect agree or differ with the example's,
+    in words made from the tables."""
+    variants = pd.read_csv(docs / "tables" / "variants.csv")
+    example = pd.read_csv(EXAMPLE / "variants.csv")
+    convergence = pd.read_csv(docs / "tables" / "convergence.csv")
+    runs = pd.read_csv(docs / "tables" / "runs.csv")
+    overall = pd.read_csv(docs / "tables" / "overall.csv").set_index("effect")
+    agree = results["agreement_with_none_vs_all_example"]
+    mine, theirs = _row(variants, "variant", "none"), _row(example, "variant", "none")
+    lines = [
+        f"- **Baseline.** `none` here is {100 * mine['final_val_accuracy_mean']:.1f}%, with "
+        f"clean training accuracy {100 * mine['final_clean_train_accuracy_mean']:.1f}% and a "
+        f"generalization gap of {_points(mine['generalization_gap_mean'])} points (the "
+        f"example: {100 * theirs['final_val_accuracy_mean']:.1f}%, "
+        f"{_points(theirs['generalization_gap_mean'])} points): "
+        + (
+            "the model overfits as the seed says."
+            if mine["generalization_gap_mean"] > 0.1
+            else "less overfitting than the seed reports."
+        )
+    ]
+    both = agree["all vs none"]
+    seeds = int(_row(variants, "variant", "all")["seeds"])
+    words = (
+        f"- **Augmentation as a whole.** `all` against `none` is "
+        f"{_points(both['factorial']['estimate'])} points here against "
+        f"{_points(both['none_vs_all_example']['estimate'])} in the example; "
+        + ("each lies inside the other's interval." if both["agree"] else "they disagree.")
+    )
+    collapsed = _row(convergence, "variant", "all")
+    if seeds == 1:
+        last = float(runs.set_index("variant").loc["all", "final_val_accuracy"])
+        history = pd.read_csv(docs / "tables" / "histories.csv")
+        epochs = history[history["variant"] == "all"].dropna(subset=["val_accuracy"])
+        words += (
+            f" Here `all` is a single run, and {int(collapsed['collapsed_epochs'])} of its last "
+            f"{int(collapsed['endpoint_epochs'])} epochs (the endpoint) collapsed "
+            "(`tables/convergence.csv`: at least 3 points below its median over them), which "
+            f"pulls its endpoint down ({100 * last:.1f}%, against "
+            f"{100 * float(epochs['val_accuracy'].iloc[-1]):.1f}% at its last epoch); the "
+            "example's `all` is the mean of 3 seeds."
+            if collapsed["collapsed_epochs"] > 0
+            else " Here `all` is a single run; the example's `all` is the mean of 3 seeds."
+        )
+    anyone = overall.loc["any augmentation vs none"]
+    words += (
+        " The factorial's own measure of augmentation as a whole, every augmented design point "
+        f"against `none`, is {_points(anyone['difference'])} points "
+        f"({_ci(anyone['ci_low'], anyone['ci_high'])})."
+    )
+    return [*lines, words]
+
+
+def reach_words(docs: Path) -> str:
+    """How sure: the main effects' median MDE, its interval, the narrowest margin."""
+    effects = pd.read_csv(docs / "tables" / "effects.csv")
+    main = effects[effects["kind"] == "main effect"]
+    mde = 100 * main["minimum_detectable_effect"].median()
+    low = 100 * main["minimum_detectable_effect_ci_low"].median()
+    high = 100 * main["minimum_detectable_effect_ci_high"].median()
+    smallest = 100 * main["smallest_margin"].median()
+    margin = 100 * float(main["margin"].iloc[0])
+    df = main["df"].median()
+    reach = "only just" if smallest > 0.8 * margin else "comfortably"
+    return (
+        "How sure: the six main effects are one family under Holm's correction, for the "
+        f"difference tests and for the equivalence tests against ±{margin:g} points (the "
+        "default study's margin, chosen after a first look at this study had shown the "
+        "schema's ±1 point out of its reach). This design reaches "
+        f'"no effect larger than ±{margin:g} points" {reach}: a main effect is detected with '
+        f"80% power from about {mde:.1f} points, and the narrowest margin it rules out is "
+        f"about ±{smallest:.1f} points ([`report.md`](report.md), Power); the run part has "
+        f"{df:g} degrees of freedom, and the MDE's own 95% interval is {low:.1f} to "
+        f"{high:.1f} points. The interactions are descriptive." + _company_words(effects, margin)
+    )
+
+
+def _company_words(effects: pd.DataFrame, margin: float) -> str:
+    """The caveat of a main effect beside large interactions (else nothing)."""
+    pairs = effects[effects["kind"] == "interaction"]
+    if pairs.empty:
+        return ""
+    largest = pairs.loc[pairs["difference"].abs().idxmax()]
+    if abs(100 * largest["difference"]) < margin / 2:
+        return ""
+    first, second = largest["effect"].split(":")
+    return (
+        " A main effect is an average over the other transforms' settings: with interactions "
+        f"as large as {abs(100 * largest['difference']):.1f} points (`{first}`'s effect with "
+        f"`{second}` on against off, or its aliases'), a transform's effect depends on which "
+        "others are on, so a main effect within the margin says the transform adds little on "
+        "average in this design's company, not that it does nothing alone (`tables/contrasts.csv`"
+        " compares every design point with `none`)."
+    )
+
+
+def status_lines(docs: Path) -> list[str]:
+    """Every training kept in runs/, one row each (a test ties the rows to the runs)."""
+    rows = []
+    for path in sorted(docs.glob("runs/*/*/seed-*/metrics.json")):
+        m = json.loads(path.read_text())
+        rows.append(
+            f"| `{m['variant']}` | {m['seed']} | {m['epochs']} | "
+            f"{100 * m['last_epoch_val_accuracy']:.1f}% | {m['wall_seconds'] / 60:.1f} | "
+            f"{statistics.median(m['epoch_seconds']):.1f} |"
+        )
+    return [
+        "| design point | seed | epochs | validation accuracy, last epoch | wall time (min) "
+        "| median epoch (s) |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Prose paragraphs and bullets wrapped at 100 characters; tables, images, code as they are."""
+    out, code = [], False
+    for line in lines:
+        if line.startswith("```"):
+            code = not code
+        if code or line.startswith(("```", "|", "!", "#")) or len(line) <= 100:
+            out.append(line)
+        elif line.startswith("- "):
+            out.append(textwrap.fill(line, 100, subsequent_indent="  ", break_on_hyphens=False))
+        else:
+            out.append(textwrap.fill(line, 100, break_on_hyphens=False))
+    return out
+
+
+def readme(docs: Path = DOCS, results: dict | None = None) -> str:
+    """docs/cats-vs-dogs-factorial/README.md, made from the committed tables, runs and JSON
+    (a test regenerates it)."""
+    if results is None:
+        results = json.loads((REPO / "benchmarks" / "cats_factorial.json").read_text())
+    analysed = pd.read_csv(docs / "tables" / "runs.csv")
+    seeds = sorted(int(s) for s in analysed["seed"].unique())
+    kept = sorted(docs.glob("runs/*/*/seed-*/metrics.json"))
+    extra = len(kept) - len(analysed)
+    seed_words = (
+        f"the {len(analysed)} trainings of seed {seeds[0]}, one per design point. How runs "
+        "vary is then measured by the design's contrasts that only interactions of three or "
+        "more transforms share ([docs/statistics.md](../statistics.md#one-seed-per-design-point)"
+        ": calibrated, and conservative)"
+        if len(seeds) == 1
+        else f"the {len(analysed)} trainings of seeds {', '.join(map(str, seeds))}"
+    )
+    if extra > 0:
+        seed_words += (
+            f"; {extra} more trainings of the next seed are done and kept in `runs/` for the "
+            "next analysis (below)"
+        )
+    return "\n".join(
+        _wrapped(
+            [
+                "# Cats vs dogs: every reference transform's effect on real photos",
+                "",
+                "The reference study designed to fit a small machine: the seed's protocol (150x150 "
+                "RGB, the 4-block CNN, RMSprop 1e-4, batch 20 x 100 steps, the reference ranges "
+                "with shear 0.2 degrees) for 50 epochs, as the 2^(6-2) factorial design of "
+                "resolution IV over the six reference transforms: 16 design points, every training "
+                "informing every main effect "
+                "([`config/cats_vs_dogs_factorial.yaml`](../../config/cats_vs_dogs_factorial.yaml)),"
+                " on the repacked archive beside the repository "
+                f"(`../shared/datasets/cats_and_dogs_filtered.zip`). Analysed here: {seed_words}.",
+                "",
+                "[`report.md`](report.md) is the workflow's report; [`tables/`](tables/) every "
+                "table (`effects.csv` the main effects and interactions, `overall.csv` "
+                "augmentation as a whole, `images.csv.gz` the per-image evidence), "
+                "[`figures/`](figures/) its figures, and [`runs/`](runs/) every finished training "
+                "as the workflow wrote it (history, per-image predictions, metrics; "
+                "[`benchmarks/`](benchmarks/) their Snakemake benchmark files where kept), so that "
+                "the study resumes on any machine without training them again. This page is made "
+                "from those files and "
+                "[`benchmarks/cats_factorial.json`](../../benchmarks/cats_factorial.json) by "
+                "[`benchmarks/cats_factorial.py`](../../benchmarks/cats_factorial.py).",
+                "",
+                "## The answer",
+                "",
+                answer(docs),
+                "",
+                reach_words(docs),
+                "",
+                "![Main effects](figures/main_effects.png)",
+                "",
+                "![Two-factor interactions](figures/interactions.png)",
+                "",
+                "## Consistent with what is known",
+                "",
+                "The known result (the seed notebook: validation accuracy near 70-75% without "
+                "augmentation, the generalization gap closing with it) and the committed none-vs-"
+                "all example ([docs/example-cats-vs-dogs/](../example-cats-vs-dogs/README.md): the "
+                "same protocol, 3 seeds, `none` and `all`):",
+                "",
+                agreement_markdown(results),
+                "",
+                *consistency_lines(docs, results),
+                "",
+                "## What it cost",
+                "",
+                cost_markdown(results, docs),
+                "",
+                "The trainings ran on the 2-core development machine (Intel Xeon with AVX-512, no "
+                "GPU). Seed 1's wall times also hold the minutes its trainings were paused while "
+                "other benchmarks were timed; the median epoch is the better measure of speed. A "
+                "training from another CPU is another draw of the same training, as another seed "
+                "would be (TensorFlow's CPU kernels differ between instruction sets); each run's "
+                "`metrics.json` says which machine ran it (`environment`).",
+                "",
+                "## The trainings kept here",
+                "",
+                *status_lines(docs),
+                "",
+                "## Resuming it, and the next seed",
+                "",
+                "In a folder outside the checkout (`<folder>`; the archive's path absolute in a "
+                "small file, since a relative one is read from the working directory), with "
+                "`train: {seeds: [1, 2]}` in `<folder>/seeds.yaml` for the next seed:",
+                "",
+                "```",
+                "printf 'data:\\n  url: /abs/path/to/cats_and_dogs_filtered.zip\\n' > <folder>/mirror.yaml",
+                'S=".venv/bin/snakemake --directory <folder> --configfile config/cats_vs_dogs_factorial.yaml config/cats_vs_dogs_mirror.yaml <folder>/mirror.yaml <folder>/seeds.yaml"',
+                "$S --cores 2 --until cache                    # the data first: the trainings' input",
+                "mkdir -p <folder>/results/train && cp -r docs/cats-vs-dogs-factorial/runs/* <folder>/results/train/",
+                "find <folder>/results/train -exec touch {} +  # newer than the cache: finished, not redone",
+                "$S --cores 2 -n                               # plans only the trainings not kept here",
+                "$S --cores 2",
+                ".venv/bin/python benchmarks/cats_factorial.py --study <folder> --json benchmarks/cats_factorial.json",
+                "```",
+                "",
+            ]
+        )
+    )
+
+
+def finite(value):
+    """``value`` with every NaN or infinity None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def main() -> None:
@@ -286,8 +571,9 @@ def main() -> None:
         "agreement_with_none_vs_all_example": agreement(DOCS / "tables"),
         "machine_shared": args.shared,
     }
-    args.json.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results, indent=1))
+    args.json.write_text(json.dumps(finite(results), indent=1, allow_nan=False) + "\n")
+    (DOCS / "README.md").write_text(readme(DOCS, finite(results)))
+    print(answer(DOCS))
 
 
 if __name__ == "__main__":

@@ -107,28 +107,3 @@ def test_benchmarks_readme_quotes_the_default_study_timings_of_their_json():
     assert f"a steady epoch of {timed['per_training_median']['steady_epoch']:.3f} s" in readme
     control = json.loads((REPO / "benchmarks" / "default_study_control_817d83f.json").read_text())
     assert f"{control['wall_seconds'][0]:.1f} s" in readme
-
-
-def test_the_cats_factorial_status_is_its_committed_runs():
-    """docs/cats-vs-dogs-factorial/README.md: its count of finished trainings and each row of
-    its table are the committed runs' metrics.json, and every run is whole."""
-    import statistics
-
-    folder = REPO / "docs" / "cats-vs-dogs-factorial"
-    readme = (folder / "README.md").read_text()
-    runs = sorted(folder.glob("runs/*/*/seed-*"))
-    assert f"**Status: {len(runs)} of the 16 trainings of seed 1 are done.**" in readme
-    for run in runs:
-        assert {p.name for p in run.iterdir()} == {
-            "history.csv",
-            "predictions.csv.gz",
-            "metrics.json",
-        }
-        m = json.loads((run / "metrics.json").read_text())
-        row = (
-            f"| `{m['variant']}` | {m['seed']} | {m['epochs']} | "
-            f"{100 * m['last_epoch_val_accuracy']:.1f}% | {m['wall_seconds'] / 60:.1f} | "
-            f"{statistics.median(m['epoch_seconds']):.1f} |"
-        )
-        assert row in readme, row
-        assert m["epochs"] == 50 and run.parent.name == m["variant"]

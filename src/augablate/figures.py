@@ -277,8 +277,10 @@ def interactions(effects: pd.DataFrame) -> plt.Figure:
     bound = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
     image = axis.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound)
     for i, j in np.ndindex(values.shape):
-        if notes[i][j]:
-            axis.text(j, i, notes[i][j], ha="center", va="center", fontsize=6)
+        if notes[i][j]:  # white on the dark ends of the colour map, black in between
+            dark = abs(values[i, j]) > 0.6 * bound
+            color = "white" if dark else "black"
+            axis.text(j, i, notes[i][j], ha="center", va="center", fontsize=6, color=color)
     axis.set_xticks(range(len(factors)), factors, rotation=45, ha="right", fontsize=8)
     axis.set_yticks(range(len(factors)), factors, fontsize=8)
     figure.colorbar(
