@@ -148,3 +148,11 @@ def read_tensorboard(logdir: Path):
 
     reader = SummaryReader(str(logdir), extra_columns={"dir_name"})
     return reader.tensors, reader.hparams
+
+
+def bound(trials: int, rate: float, failure: float) -> int:
+    """The largest count a rate of ``rate`` exceeds with probability below ``failure`` (a
+    calibration's binomial bound on simulated rejections)."""
+    from scipy import stats
+
+    return int(stats.binom.isf(failure, trials, rate))

@@ -308,3 +308,18 @@ def test_the_overall_table_is_its_design_points_arithmetic(seeds):
     low, high = study_model(scores, design).contrast(weights).interval()
     assert table.loc["all vs none", ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
     assert (table["population"] == "seeds and images").all()
+
+
+def test_the_overall_table_leaves_out_what_a_fraction_lacks():
+    """A 2^(3-1) fraction without `none` as a design point: only the sum of main effects
+    remains."""
+    from augablate.design import build_design
+    from augablate.factorial import overall_table
+    from augablate.simulate import Scenario, simulate_design
+
+    transforms = ["rotation", "zoom", "horizontal_flip"]
+    design = build_design(transforms, generators="a b ab")
+    assert "none" not in design.variants(transforms)
+    scores = simulate_design(Scenario(), design, 2, 100, np.random.default_rng(2))
+    table = overall_table(scores, design, transforms)
+    assert list(table["effect"]) == ["sum of main effects"]

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, bound
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -113,11 +113,6 @@ def test_a_contrasts_components_carry_over_to_a_main_effect():
     assert low.image_part * 1.2 < simulated.image_part < high.image_part
     assert simulated.uncertain_part == pytest.approx(high.uncertain_part, rel=0.2)
     assert low.standard_error < simulated.standard_error < high.standard_error
-
-
-def bound(trials: int, rate: float, failure: float) -> int:
-    """The largest count a rate of ``rate`` exceeds with probability below ``failure``."""
-    return int(stats.binom.isf(failure, trials, rate))
 
 
 def test_null_factorial_studies_are_calibrated_and_an_images_only_interval_is_caught():

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import REPO
+from conftest import REPO, bound
 from scipy import stats
 
 from augablate.analysis import verdict
@@ -109,11 +109,6 @@ def test_a_transforms_own_image_effect_adds_its_part_to_its_main_effect_only():
     zoom = model.contrast(effect_weights(FRACTION, "zoom"))
     assert rotation.image_part == pytest.approx(own.var() / images, rel=0.15)
     assert zoom.image_part < 0.1 * rotation.image_part
-
-
-def bound(trials: int, rate: float, failure: float) -> int:
-    """The largest count a rate of ``rate`` exceeds with probability below ``failure``."""
-    return int(stats.binom.isf(failure, trials, rate))
 
 
 @pytest.mark.parametrize("scenario", [LIKE_CATS, RUNS_VARY], ids=["like-cats", "runs-vary"])

@@ -207,17 +207,18 @@ def overall_table(scores: np.ndarray, design: Design, enabled: Sequence[str]) ->
     """What augmentation as a whole does in a factorial study (:data:`OVERALL`): descriptive
     contrasts of its design points from the one model of all runs (:func:`study_model`),
     each with its 95% CI over seeds and images; what a none-vs-all study measures, for
-    comparing the two (``all vs none`` needs both points in the design)."""
+    comparing the two (``all vs none`` needs both points in the design, ``any augmentation vs
+    none`` the point ``none``)."""
     names = design.variants(enabled)
     model = study_model(scores, design)
     rows = []
     for effect, meaning, weights in OVERALL:
         if weights is None:
             w = sum(effect_weights(design, factor) for factor in design.factors)
+        elif "none" not in names or (effect == "all vs none" and "all" not in names):
+            continue  # the fraction has no such design point
         else:
             w = np.asarray(weights(names), dtype=float)
-            if effect == "all vs none" and not {"all", "none"} <= set(names):
-                continue
         estimate = model.contrast(w)
         low, high = estimate.interval(0.95)
         rows.append(
