@@ -117,10 +117,10 @@ def cost(tables: Path, runs: Path, benchmarks: Path) -> dict:
     """What the answer took: trainings, their hours (each training's own wall time, from its
     metrics.json) and median epoch, peak memory, and what a one-at-a-time study of the same
     transforms would need for the same MDE (effects.csv's ``one_at_a_time_seeds_*``)."""
-    analysed = set(pd.read_csv(tables / "runs.csv")[["variant", "seed"]].itertuples(index=False))
+    table = pd.read_csv(tables / "runs.csv")
+    analysed = set(table[["variant", "seed"]].itertuples(index=False))
     metrics = [json.loads(p.read_text()) for p in sorted(runs.glob("*/*/seed-*/metrics.json"))]
     metrics = [m for m in metrics if (m["variant"], m["seed"]) in analysed]  # this analysis's
-    table = pd.read_csv(tables / "runs.csv")
     seconds = (table["train_seconds"] + table["evaluation_seconds"]).tolist()
     epochs = [s for m in metrics for s in m["epoch_seconds"]]
     effects = pd.read_csv(tables / "effects.csv")
@@ -204,16 +204,15 @@ def answer(docs: Path = DOCS) -> str:
             f"{len(pairs)} chains; this fraction cannot tell the pairs of a chain apart)."
         )
     anyone = overall.loc["any augmentation vs none"]
-    helps = anyone["ci_low"] > 0
     text += (
-        f" {'Augmentation as a whole helps' if helps else 'Augmentation as a whole'}: a design "
-        f"point with any transform on is {_points(anyone['difference'])} points from `none` on "
-        f"average ({_ci(anyone['ci_low'], anyone['ci_high'])})"
+        " Augmentation as a whole (descriptive): a design point with any transform on is "
+        f"{_points(anyone['difference'])} points from `none` on average "
+        f"({_ci(anyone['ci_low'], anyone['ci_high'])}, unadjusted p = {anyone['p_value']:.2g})"
     )
     if "all vs none" in overall.index:
         both = overall.loc["all vs none"]
         text += (
-            f", `all` against `none` is {_points(both['difference'])} points "
+            f", `all` against `none` {_points(both['difference'])} points "
             f"({_ci(both['ci_low'], both['ci_high'])})"
         )
     return text + "."
@@ -232,16 +231,23 @@ def readme_paragraph(docs: Path = DOCS, results: dict | None = None) -> str:
     agree = all(row["agree"] for row in found.values())
     example = both["none_vs_all_example"]
     return (
-        "The seed's protocol on `cats_and_dogs_filtered` (150x150, the 4-block CNN, 50 epochs) "
-        f"as the {int(main['runs'].iloc[0])} trainings of a 2^(6-2) factorial design over the "
-        f"six reference transforms, {seeds} seed{'s' if seeds > 1 else ''} per design point "
+        "The seed's protocol on `cats_and_dogs_filtered` for 50 epochs, as a 2^(6-2) factorial "
+        "design over its six transforms "
         "([docs/cats-vs-dogs-factorial/](docs/cats-vs-dogs-factorial/README.md)). "
         + answer(docs)
         + " How sure: a main effect is detected from "
-        f"{100 * main['minimum_detectable_effect'].median():.1f} points with 80% power at "
-        f"Holm's strictest level, and the run part rests on {main['df'].median():g} degrees of "
+        f"{100 * main['minimum_detectable_effect'].median():.1f} points (95% CI "
+        f"{100 * main['minimum_detectable_effect_ci_low'].median():.1f} to "
+        f"{100 * main['minimum_detectable_effect_ci_high'].median():.1f}) with 80% power at "
+        f"Holm's strictest level; the run part rests on {main['df'].median():g} degrees of "
         "freedom"
-        + (" (a second seed is under way)" if seeds == 1 else "")
+        + (
+            ", from contrasts that take interactions of three or more transforms as negligible"
+            if seeds == 1
+            else ""
+        )
+        + _readme_check_words(docs)
+        + f"; the margin is the default study's ±{100 * float(main['margin'].iloc[0]):g} points"
         + f". Its `none` ({100 * none['factorial']['estimate']:.1f}%) and `all` against `none` "
         f"({_points(both['factorial']['estimate'])} points) "
         + ("agree with" if agree else "differ from")
@@ -249,6 +255,20 @@ def readme_paragraph(docs: Path = DOCS, results: dict | None = None) -> str:
         f"{100 * none['none_vs_all_example']['estimate']:.1f}%, "
         f"{_points(example['estimate'])} points, {_ci(*example['ci95'])}, 3 seeds"
         + (") within their intervals." if agree else ").")
+    )
+
+
+def _readme_check_words(docs: Path) -> str:
+    check = next_seed_check(docs)
+    if check is None:
+        return ""
+    differences, spread, seed = check
+    largest = 100 * max(abs(d) for d in differences)
+    return (
+        f", and seed {seed}'s first {len(differences)} trainings differ from the analysed seed's "
+        f"by up to {largest:.1f} points where this model expects about {100 * spread:.1f}: "
+        "the verdicts may not hold when seed "
+        f"{seed} is done"
     )
 
 
@@ -364,7 +384,10 @@ def reach_words(docs: Path) -> str:
     smallest = 100 * main["smallest_margin"].median()
     margin = 100 * float(main["margin"].iloc[0])
     df = main["df"].median()
-    reach = "only just" if smallest > 0.8 * margin else "comfortably"
+    if smallest > margin:
+        reach = "not with 80% power (its verdicts are in practice an effect or inconclusive)"
+    else:
+        reach = "only just" if smallest > 0.8 * margin else "comfortably"
     return (
         "How sure: the six main effects are one family under Holm's correction, for the "
         f"difference tests and for the equivalence tests against ±{margin:g} points (the "
@@ -374,7 +397,58 @@ def reach_words(docs: Path) -> str:
         f"80% power from about {mde:.1f} points, and the narrowest margin it rules out is "
         f"about ±{smallest:.1f} points ([`report.md`](report.md), Power); the run part has "
         f"{df:g} degrees of freedom, and the MDE's own 95% interval is {low:.1f} to "
-        f"{high:.1f} points. The interactions are descriptive." + _company_words(effects, margin)
+        f"{high:.1f} points. The interactions are descriptive."
+        + _company_words(effects, margin)
+        + _next_seed_words(docs)
+    )
+
+
+def next_seed_check(docs: Path) -> tuple[list[float], float, int] | None:
+    """The kept trainings of a seed not yet analysed against the analysed seed's at the same
+    design points: their differences over the last 5 epochs, what the one-seed model says two
+    runs of a point differ by (standard deviation), and that seed; None with nothing to check."""
+    from augablate import analysis
+    from augablate.design import build_design
+    from augablate.factorial import design_scores, study_model
+    from augablate.simulate import DEFAULT_TRANSFORMS
+
+    analysed = pd.read_csv(docs / "tables" / "runs.csv")
+    if analysed["seed"].nunique() != 1:
+        return None
+    seed = int(analysed["seed"].iloc[0])
+    differences, other_seed = [], None
+    for path in sorted(docs.glob("runs/*/*/seed-*/metrics.json")):
+        m = json.loads(path.read_text())
+        if m["seed"] == seed:
+            continue
+        predictions = pd.read_csv(path.parent / "predictions.csv.gz")
+        mine = analysis.image_table([(m["variant"], m["seed"], predictions)], 5)["score"].mean()
+        differences.append(
+            mine - analysed.set_index("variant").loc[m["variant"], "final_val_accuracy"]
+        )
+        other_seed = m["seed"]
+    if not differences:
+        return None
+    design = build_design(DEFAULT_TRANSFORMS, resolution=4)
+    images = pd.read_csv(docs / "tables" / "images.csv.gz")
+    model = study_model(design_scores(images, design.variants(DEFAULT_TRANSFORMS)), design)
+    return differences, math.sqrt(2 * model.run_unit), other_seed
+
+
+def _next_seed_words(docs: Path) -> str:
+    """How the kept trainings of the next seed compare with what the model expects."""
+    check = next_seed_check(docs)
+    if check is None:
+        return ""
+    differences, spread, seed = check
+    listed = ", ".join(f"{abs(100 * d):.1f}" for d in differences)
+    return (
+        f" A check to come: the {len(differences)} trainings of seed {seed} done so far differ "
+        f"from the analysed seed's at the same design points by {listed} points (over the last "
+        f"5 epochs), where the one-seed model says two runs of a point differ by about "
+        f"{100 * spread:.1f} points (standard deviation). If runs vary more than the design's "
+        "two higher-order contrasts showed, the intervals are too narrow and the verdicts may "
+        "not hold: the next seed measures how runs vary directly."
     )
 
 
@@ -517,7 +591,8 @@ def readme(docs: Path = DOCS, results: dict | None = None) -> str:
                 "",
                 "In a folder outside the checkout (`<folder>`; the archive's path absolute in a "
                 "small file, since a relative one is read from the working directory), with "
-                "`train: {seeds: [1, 2]}` in `<folder>/seeds.yaml` for the next seed:",
+                f"`train: {{seeds: {[*seeds, max(seeds) + 1]}}}` in `<folder>/seeds.yaml` for the "
+                "next seed:",
                 "",
                 "```",
                 "printf 'data:\\n  url: /abs/path/to/cats_and_dogs_filtered.zip\\n' > <folder>/mirror.yaml",

@@ -21,7 +21,7 @@ from scipy import stats
 
 from augablate.analysis import verdict
 from augablate.design import build_design
-from augablate.factorial import effect_weights, effects_table
+from augablate.factorial import effect_weights, effects_table, error_weights
 from augablate.inference import HIGHER_ORDER, SEEDS_AND_IMAGES, UnreplicatedModel
 from augablate.simulate import DEFAULT_TRANSFORMS, Scenario, simulate_design
 
@@ -33,10 +33,6 @@ SCENARIOS = {
     name: Scenario(**found["scenario"]) for name, found in CALIBRATION["scenarios"].items()
 }
 LIKE_CATS, RUNS_VARY = SCENARIOS.values()
-
-
-def error_weights(design):
-    return [c / (design.runs / 2) for c in design.higher_order_columns().values()]
 
 
 def word_column(design, word: str) -> np.ndarray:
@@ -208,10 +204,12 @@ def test_the_statistics_page_quotes_the_committed_one_seed_calibration():
 
 def test_one_seed_components_rebuild_its_uncertainty_and_price_a_one_at_a_time_study():
     """A one-seed effect's components give back its run and image parts (so the report's
-    planning and cost use what was measured), both cost brackets keep its total variance, and
-    the seeds a one-at-a-time study needs for the same MDE are found (the lower end at most
-    the higher)."""
-    from augablate.factorial import _cost_brackets
+    planning and cost use what was measured); the all-churn bracket keeps its total variance,
+    the no-churn one its image parts with the runs' luck floored at 0; in both the planned
+    one-at-a-time MDE never grows with seeds, and the seeds found are the fewest that reach
+    the target."""
+    from augablate.factorial import _cost_brackets, one_at_a_time_seeds
+    from augablate.inference import design
 
     rng = np.random.default_rng(6)
     scores = simulate_design(LIKE_CATS, FRACTION, 1, 400, rng)
@@ -221,13 +219,30 @@ def test_one_seed_components_rebuild_its_uncertainty_and_price_a_one_at_a_time_s
     rebuilt = estimate.seed_variance + estimate.residual_variance / images
     assert rebuilt == pytest.approx(estimate.uncertain_part)
     assert estimate.image_variance / images == pytest.approx(estimate.image_part)
-    for components, _ in _cost_brackets(estimate):
-        total = (
-            components.seed_variance
-            + components.residual_variance / images
-            + components.image_variance / images
-        )
-        assert total == pytest.approx(estimate.uncertain_part + estimate.image_part)
-    table = effects_table(scores, FRACTION, margin=0.02).set_index("effect")
-    low, high = table.loc["rotation", ["one_at_a_time_seeds_low", "one_at_a_time_seeds_high"]]
-    assert 2 <= low <= high
+    churn, fixed = _cost_brackets(estimate)
+    assert churn[0] is estimate and fixed[0].residual_variance == 0 and fixed[0].seed_variance >= 0
+    images_part = (estimate.image_variance + estimate.residual_variance) / images
+    assert fixed[0].image_variance / images == pytest.approx(images_part)
+    level, target = ALPHA / 12, 0.03
+    scale = FRACTION.runs / 2
+    for components, share in (churn, fixed):
+        image = (share + (1 - share) * scale) * components.image_variance
+
+        def planned(seeds, components=components, image=image):
+            return design(
+                scale * components.seed_variance,
+                image,
+                scale * components.residual_variance,
+                seeds,
+                images,
+                13.0,
+            ).minimum_detectable_effect(level)
+
+        mdes = [planned(seeds) for seeds in (2, 3, 5, 10, 40)]
+        assert all(a >= b - 1e-9 for a, b in zip(mdes, mdes[1:], strict=False)), mdes
+        needed = one_at_a_time_seeds(components, FRACTION.runs, 14, level, target, share)
+        if np.isfinite(needed):
+            assert planned(int(needed)) <= target
+            assert needed == 2 or planned(int(needed) - 1) > target
+        else:
+            assert planned(10_000) > target

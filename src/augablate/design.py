@@ -78,8 +78,9 @@ class Design:
         alias chain of interactions of three or more transforms only (named by its first
         member of lowest order). In a study with one seed per design point they measure how
         much runs vary, if those interactions are negligible: the classical error estimate of
-        an unreplicated factorial (Box, Hunter and Hunter 2005, ch. 6). None in a full 2^k
-        of up to 2 factors or a saturated fraction."""
+        an unreplicated factorial (Box, Hunter and Hunter 2005, ch. 6). None where every
+        contrast carries a main effect or a two-factor interaction (a full 2^2, fractions of
+        resolution III, 2^(4-1), 2^(5-1))."""
         low = {tuple(c * c[0]) for c in self.effect_columns(order=2).values()}
         columns: dict[str, np.ndarray] = {}
         for label, column in self.effect_columns(order=len(self.factors)).items():

@@ -162,9 +162,14 @@ def study_model(scores: np.ndarray, design: Design):
 
     scores = np.asarray(scores, dtype=float)
     if scores.shape[1] == 1:
-        error = [c / (design.runs / 2) for c in design.higher_order_columns().values()]
-        return UnreplicatedModel.fit(scores, error)
+        return UnreplicatedModel.fit(scores, error_weights(design))
     return StudyModel.fit(scores)
+
+
+def error_weights(design: Design) -> list[np.ndarray]:
+    """The weights of the design's contrasts that only interactions of three or more
+    transforms share, scaled as a main effect's (+-2/N)."""
+    return [c / (design.runs / 2) for c in design.higher_order_columns().values()]
 
 
 #: The overall effects of augmentation a factorial study estimates (its ``overall.csv``):
@@ -270,7 +275,10 @@ def _cost_brackets(estimate) -> list[tuple]:
     if estimate.method != HIGHER_ORDER:
         return [(estimate, 1.0), (estimate, 0.0)]
     own, noise = estimate.image_variance, estimate.residual_variance
-    fixed = replace(estimate, residual_variance=0.0, image_variance=own + noise)
+    # none of the noise is churn: what runs vary beyond it is their luck, at least 0 (a luck
+    # below 0 would make the planned run part negative, and the MDE grow with seeds)
+    luck = max(estimate.seed_variance, 0.0)
+    fixed = replace(estimate, seed_variance=luck, residual_variance=0.0, image_variance=own + noise)
     share = own / (own + noise) if own + noise > 0 else 1.0
     return [(estimate, 1.0), (fixed, share)]
 

@@ -85,6 +85,8 @@ def holm_text(row: Mapping, column: str = "p_holm") -> str:
     """``Holm-adjusted p = 0.023``; for a verdict of a sequential top-up (its fixed-sample Holm
     p-value left out by the aggregation: the looks' alpha-spending boundaries decided) it says
     so."""
+    if _missing(row[column]) and _missing(row.get("p_value")):
+        return "no test: nothing measures how runs vary"
     if _missing(row[column]):
         settled = "not settled" if row["verdict"] == "inconclusive" else "decided"
         return f"{settled} at the top-up's alpha-spending boundaries"
@@ -835,7 +837,7 @@ def factorial_lines(
     pairs = effects[effects["kind"] == "interaction"]
     primary = effects[effects["primary"].astype(bool)]
     # a top-up's verdicts: their fixed-sample Holm p-values left out (augablate.topup)
-    topped_up = not primary.empty and primary["p_holm"].isna().all()
+    topped_up = _topped_up(primary)
     corrected = (
         "their verdicts the top-up's, at alpha-spending boundaries with group-sequential Holm"
         if topped_up
@@ -933,8 +935,24 @@ def factorial_lines(
     return lines
 
 
+def _topped_up(primary: pd.DataFrame) -> bool:
+    """Whether a top-up decided the primary effects: their fixed-sample Holm p-values left out
+    (augablate.topup) while their own p-values stand (an untestable study has neither)."""
+    return (
+        not primary.empty
+        and bool(primary["p_holm"].isna().all())
+        and bool(primary["p_value"].notna().any())
+    )
+
+
 def _unreplicated_words(effects: pd.DataFrame) -> str:
     """With one seed per design point: where the run part comes from (else nothing)."""
+    if (effects["seeds"] < 2).all() and effects["p_value"].isna().all():
+        return (
+            ": but with one seed per design point and no contrast of the design free of main "
+            "effects and two-factor interactions, nothing measures how runs vary, so there are "
+            "no intervals or verdicts (add a seed)"
+        )
     if not (effects["method"] == HIGHER_ORDER).any():
         return ""
     chains = int(effects.loc[effects["method"] == HIGHER_ORDER, "df"].iloc[0])
@@ -952,6 +970,9 @@ def overall_lines(overall: pd.DataFrame | None) -> list[str]:
         return []
     lines = [
         "### Augmentation as a whole (descriptive)",
+        "",
+        "What a none-vs-all study measures, from the one model of all runs (the descriptive "
+        "contrasts of the design points below each take their own seeds instead):",
         "",
         table(
             [
@@ -1089,7 +1110,7 @@ def factorial_methods_lines(alpha: float, effects: pd.DataFrame) -> list[str]:
     primary = effects[effects["primary"].astype(bool)]
     margin = float(primary["margin"].iloc[0]) if len(primary) else math.nan
     # a top-up's verdicts: their fixed-sample Holm p-values left out (augablate.topup)
-    topped_up = len(primary) > 0 and bool(primary["p_holm"].isna().all())
+    topped_up = _topped_up(primary)
     methods = ", ".join(sorted(set(effects["method"].dropna().astype(str)))) or "none"
     df = ", ".join(f"{value:g}" for value in sorted(set(effects["df"].dropna().round(2))))
     return [
