@@ -301,7 +301,8 @@ def cost_markdown(results: dict, docs: Path = DOCS) -> str:
     peak = cost["peak_memory_mb"]
     memory = (
         f"peak resident memory of a training {peak:.0f} MB (Snakemake's benchmark files of "
-        f"the {cost['peak_memory_trainings']} trainings that have one)"
+        f"the {cost['peak_memory_trainings']} trainings that kept one: the next seed's, the "
+        "first seed's were lost with an earlier machine)"
         if peak is not None
         else "no training kept a benchmark file"
     )
@@ -517,7 +518,7 @@ def readme(docs: Path = DOCS, results: dict | None = None) -> str:
         f"the {len(analysed)} trainings of seed {seeds[0]}, one per design point. How runs "
         "vary is then measured by the design's contrasts that only interactions of three or "
         "more transforms share ([docs/statistics.md](../statistics.md#one-seed-per-design-point)"
-        ": calibrated, and conservative)"
+        ": calibrated on simulated studies)"
         if len(seeds) == 1
         else f"the {len(analysed)} trainings of seeds {', '.join(map(str, seeds))}"
     )
