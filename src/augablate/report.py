@@ -85,8 +85,10 @@ def holm_text(row: Mapping, column: str = "p_holm") -> str:
     """``Holm-adjusted p = 0.023``; for a verdict of a sequential top-up (its fixed-sample Holm
     p-value left out by the aggregation: the looks' alpha-spending boundaries decided) it says
     so."""
-    if _missing(row[column]) and _missing(row.get("p_value")):
+    if _missing(row[column]) and row.get("verdict") == "single seed":
         return "no test: nothing measures how runs vary"
+    if _missing(row[column]) and row.get("verdict") == "untestable":
+        return "no test: no variation to test"
     if _missing(row[column]):
         settled = "not settled" if row["verdict"] == "inconclusive" else "decided"
         return f"{settled} at the top-up's alpha-spending boundaries"
