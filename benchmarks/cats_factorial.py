@@ -260,15 +260,14 @@ def readme_paragraph(docs: Path = DOCS, results: dict | None = None) -> str:
 
 def _readme_check_words(docs: Path) -> str:
     check = next_seed_check(docs)
-    if check is None:
+    if check is None or len(check[0]) < 2:
         return ""
     differences, spread, seed = check
-    largest = 100 * max(abs(d) for d in differences)
+    _, around = _shift_and_spread(differences)
     return (
-        f", and seed {seed}'s first {len(differences)} trainings differ from the analysed seed's "
-        f"by up to {largest:.1f} points where this model expects about {100 * spread:.1f}: "
-        "the verdicts may not hold when seed "
-        f"{seed} is done"
+        f", and seed {seed}'s first {len(differences)} trainings spread around their shift from "
+        f"the analysed seed by {100 * around:.1f} points where this model expects about "
+        f"{100 * spread:.1f}: the verdicts may not hold when seed {seed} is done"
     )
 
 
@@ -436,20 +435,29 @@ def next_seed_check(docs: Path) -> tuple[list[float], float, int] | None:
     return differences, math.sqrt(2 * model.run_unit), other_seed
 
 
+def _shift_and_spread(differences: list[float]) -> tuple[float, float]:
+    """The mean of the next seed's differences from the analysed seed (a seed's overall shift,
+    which cancels in every effect) and their standard deviation around it (what the effects
+    feel: twice a run's variance, with n - 1 degrees of freedom)."""
+    return statistics.mean(differences), statistics.stdev(differences)
+
+
 def _next_seed_words(docs: Path) -> str:
     """How the kept trainings of the next seed compare with what the model expects."""
     check = next_seed_check(docs)
-    if check is None:
+    if check is None or len(check[0]) < 2:
         return ""
     differences, spread, seed = check
-    listed = ", ".join(f"{abs(100 * d):.1f}" for d in differences)
+    shift, around = _shift_and_spread(differences)
     return (
-        f" A check to come: the {len(differences)} trainings of seed {seed} done so far differ "
-        f"from the analysed seed's at the same design points by {listed} points (over the last "
-        f"5 epochs), where the one-seed model says two runs of a point differ by about "
-        f"{100 * spread:.1f} points (standard deviation). If runs vary more than the design's "
-        "two higher-order contrasts showed, the intervals are too narrow and the verdicts may "
-        "not hold: the next seed measures how runs vary directly."
+        f" A check to come: the {len(differences)} trainings of seed {seed} done so far are "
+        f"{_points(shift)} points from the analysed seed's at the same design points on "
+        "average (over the last 5 epochs; a seed's overall shift, which cancels in every "
+        f"effect), and spread around that by {100 * around:.1f} points (standard deviation), "
+        f"where the one-seed model says two runs of a point differ by about {100 * spread:.1f}. "
+        "If runs vary more than the design's two higher-order contrasts showed, the intervals "
+        "are too narrow and the verdicts may not hold: the next seed measures how runs vary "
+        "directly."
     )
 
 
