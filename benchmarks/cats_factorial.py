@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import shutil
@@ -259,13 +260,12 @@ def readme_paragraph(docs: Path = DOCS, results: dict | None = None) -> str:
 
 
 def _readme_check_words(docs: Path) -> str:
-    check = next_seed_check(docs)
-    if check is None or len(check[0]) < 2:
+    check = _seed_check(docs)
+    if check is None:
         return ""
-    differences, spread, seed = check
-    _, around = _shift_and_spread(differences)
+    trainings, seed, _, around, spread = check
     return (
-        f", and seed {seed}'s first {len(differences)} trainings spread around their shift from "
+        f", and seed {seed}'s first {trainings} trainings spread around their shift from "
         f"the analysed seed by {100 * around:.1f} points where this model expects about "
         f"{100 * spread:.1f}: the verdicts may not hold when seed {seed} is done"
     )
@@ -403,6 +403,7 @@ def reach_words(docs: Path) -> str:
     )
 
 
+@functools.lru_cache
 def next_seed_check(docs: Path) -> tuple[list[float], float, int] | None:
     """The kept trainings of a seed not yet analysed against the analysed seed's at the same
     design points: their differences over the last 5 epochs, what the one-seed model says two
@@ -435,22 +436,32 @@ def next_seed_check(docs: Path) -> tuple[list[float], float, int] | None:
     return differences, math.sqrt(2 * model.run_unit), other_seed
 
 
-def _shift_and_spread(differences: list[float]) -> tuple[float, float]:
-    """The mean of the next seed's differences from the analysed seed (a seed's overall shift,
-    which cancels in every effect) and their standard deviation around it (what the effects
-    feel: twice a run's variance, with n - 1 degrees of freedom)."""
-    return statistics.mean(differences), statistics.stdev(differences)
+def _seed_check(docs: Path) -> tuple[int, int, float, float, float] | None:
+    """The next seed's check in numbers: (trainings, seed, shift, spread around it, what the
+    one-seed model expects), from :func:`next_seed_check`; None below 2 trainings. The shift
+    is a seed's overall one (it cancels in every effect); the spread around it is what the
+    effects feel (twice a run's variance, n - 1 degrees of freedom)."""
+    check = next_seed_check(docs)
+    if check is None or len(check[0]) < 2:
+        return None
+    differences, expected, seed = check
+    return (
+        len(differences),
+        seed,
+        statistics.mean(differences),
+        statistics.stdev(differences),
+        expected,
+    )
 
 
 def _next_seed_words(docs: Path) -> str:
     """How the kept trainings of the next seed compare with what the model expects."""
-    check = next_seed_check(docs)
-    if check is None or len(check[0]) < 2:
+    check = _seed_check(docs)
+    if check is None:
         return ""
-    differences, spread, seed = check
-    shift, around = _shift_and_spread(differences)
+    trainings, seed, shift, around, spread = check
     return (
-        f" A check to come: the {len(differences)} trainings of seed {seed} done so far are "
+        f" A check to come: the {trainings} trainings of seed {seed} done so far are "
         f"{_points(shift)} points from the analysed seed's at the same design points on "
         "average (over the last 5 epochs; a seed's overall shift, which cancels in every "
         f"effect), and spread around that by {100 * around:.1f} points (standard deviation), "

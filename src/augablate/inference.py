@@ -387,6 +387,14 @@ def crossed_mean(values: np.ndarray) -> CrossedEstimate:
     )
 
 
+def contrast_weights(weights, variants: int) -> np.ndarray:
+    """``weights`` as a contrast of ``variants`` variants (numbers summing to 0, not all 0)."""
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (variants,) or abs(w.sum()) > 1e-9 or not w.any():
+        raise ValueError(f"contrast weights must be {variants} numbers summing to 0: {w}")
+    return w
+
+
 #: The level below which the study's runs are taken to differ in variance between variants.
 HOMOGENEITY_LEVEL = 0.5
 
@@ -482,10 +490,8 @@ class StudyModel:
         contrast's variants' runs do not vary more than the others' (:meth:`run_variance_ratio`
         p >= :data:`HOMOGENEITY_LEVEL`), else per-variant.
         """
-        w = np.asarray(weights, dtype=float)
         variants, seeds, images = self.shape
-        if w.shape != (variants,) or abs(w.sum()) > 1e-9 or not w.any():
-            raise ValueError(f"contrast weights must be {variants} numbers summing to 0: {w}")
+        w = contrast_weights(weights, variants)
         table = np.tensordot(w, self.scores, axes=1)  # the contrast's seeds x images table
         own = crossed_mean(table)
         if method == OWN:
@@ -616,9 +622,7 @@ class UnreplicatedModel:
         images = scores.shape[1]
         runs, spreads = [], []
         for weights in error_weights:
-            w = np.asarray(weights, dtype=float)
-            if w.shape != (scores.shape[0],) or abs(w.sum()) > 1e-9 or not w.any():
-                raise ValueError(f"error weights must be a contrast of the points: {w}")
+            w = contrast_weights(weights, scores.shape[0])
             table = w @ scores
             squares = float((w**2).sum())
             runs.append(float(table.mean()) ** 2 / squares)
@@ -628,10 +632,8 @@ class UnreplicatedModel:
         return cls(scores, float(np.mean(runs)), float(np.mean(spreads)), len(runs))
 
     def contrast(self, weights) -> CrossedEstimate:
-        w = np.asarray(weights, dtype=float)
         points, images = self.scores.shape
-        if w.shape != (points,) or abs(w.sum()) > 1e-9 or not w.any():
-            raise ValueError(f"contrast weights must be {points} numbers summing to 0: {w}")
+        w = contrast_weights(weights, points)
         table = w @ self.scores
         squares = float((w**2).sum())
         own = float(table.var(ddof=1)) / images
